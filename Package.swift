@@ -1,0 +1,36 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// Layers, each depending only on the ones below it:
+/// C shims (CKVM, CNuma) → KVM → Guest → Exerciser, Benchmark → Reporting → cmmio (CLI).
+let package = Package(
+  name: "cmmio",
+  products: [
+    .executable(name: "cmmio", targets: ["cmmio"]),
+    .library(name: "KVM", targets: ["KVM"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+  ],
+  targets: [
+    // C shims: non-variadic ioctl wrappers, request numbers, constants newer than the 6.1 headers.
+    .target(name: "CKVM"),
+    .systemLibrary(name: "CNuma", pkgConfig: "numa", providers: [.apt(["libnuma-dev"])]),
+
+    // The KVM layer: device, VM, vCPU, zones, ring, v2 buffer, stats, host. No CLI code.
+    .target(name: "KVM", dependencies: ["CKVM", "CNuma"]),
+
+    // The command line: one file per subcommand, plus reporters.
+    .executableTarget(
+      name: "cmmio",
+      dependencies: [
+        "KVM",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]
+    ),
+
+    .testTarget(name: "KVMTests", dependencies: ["KVM"]),
+    .testTarget(name: "CLITests", dependencies: ["KVM"]),
+  ],
+  swiftLanguageModes: [.v6]
+)

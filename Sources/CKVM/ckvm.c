@@ -1,0 +1,46 @@
+// GNU extensions and signal handling that Swift cannot express directly.
+#define _GNU_SOURCE
+#include "ckvm.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+
+int ckvm_current_cpu(void) { return sched_getcpu(); }
+
+int ckvm_pin_current_thread(int cpu) {
+  if (cpu < 0 || cpu >= CPU_SETSIZE) return 22; // EINVAL
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  return pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}
+
+static volatile sig_atomic_t interrupt_signal = 0;
+
+static void on_interrupt(int sig) {
+  if (interrupt_signal == 0) interrupt_signal = sig;
+}
+
+static void on_kick(int sig) { (void)sig; }
+
+void ckvm_install_interrupt_handlers(void) {
+  struct sigaction action;
+  memset(&action, 0, sizeof action);
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = 0; // no SA_RESTART: KVM_RUN must return EINTR
+  action.sa_handler = on_interrupt;
+  sigaction(SIGINT, &action, NULL);
+  sigaction(SIGTERM, &action, NULL);
+  action.sa_handler = on_kick;
+  sigaction(SIGUSR1, &action, NULL);
+}
+
+int ckvm_interrupt_signal(void) { return interrupt_signal; }
+
+void ckvm_clear_interrupt(void) { interrupt_signal = 0; }
+
+int ckvm_kick_thread(unsigned long thread) { return pthread_kill((pthread_t)thread, SIGUSR1); }
+
+unsigned long ckvm_thread_self(void) { return (unsigned long)pthread_self(); }

@@ -1,0 +1,63 @@
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#endif
+import CKVM
+
+/// Whether the running kernel has the proposed v2 coalesced MMIO API, found by
+/// trying it rather than by its capability number.
+///
+/// The third posting numbers `KVM_CAP_COALESCED_MMIO2` 239, which mainline gave
+/// to `KVM_CAP_ARM_WRITABLE_IMP_ID_REGS`: a yes from `KVM_CHECK_EXTENSION(239)`
+/// means nothing here. Instead `KVM_CREATE_COALESCED_MMIO_BUFFER` (0xAED6) is
+/// called on a VM fd: `ENOTTY` or `EINVAL` means absent; a new fd means present
+/// only if `/proc/self/fd/N` reads `anon_inode:coalesced_mmio_buf`.
+public struct MMIO2Probe: Sendable, Equatable {
+  /// The file a real v2 buffer fd links to.
+  public static let anonInodeName = "anon_inode:coalesced_mmio_buf"
+
+  public enum Outcome: Sendable, Equatable {
+    /// The kernel refused the ioctl: the API is absent.
+    case absent(SystemCallError)
+    /// A buffer fd came back and is what the posting describes.
+    case present
+    /// An fd came back but it is something else (closed at once).
+    case unexpectedFile(target: String)
+  }
+
+  public var outcome: Outcome
+
+  /// Whether the v2 API is there.
+  public var supported: Bool { outcome == .present }
+
+  /// What was tried, in one phrase.
+  public static let attempt = "KVM_CREATE_COALESCED_MMIO_BUFFER (0xAED6) on a VM fd"
+
+  /// What came back, in one phrase.
+  public var answer: String {
+    switch outcome {
+    case .absent(let error): "\(error.errnoName) (\(error.errnoText))"
+    case .present: "a buffer fd (\(Self.anonInodeName))"
+    case .unexpectedFile(let target): "an fd that is \(target), not \(Self.anonInodeName)"
+    }
+  }
+
+  /// The errno name the kernel answered with, if it refused.
+  public var errnoName: String? {
+    if case .absent(let error) = outcome { return error.errnoName }
+    return nil
+  }
+
+  /// Runs the probe on `vm`, closing any fd it gets.
+  public static func run(on vm: VirtualMachine) -> MMIO2Probe {
+    do {
+      let fd = try vm.descriptor.ioctl("KVM_CREATE_COALESCED_MMIO_BUFFER", CKVM_CREATE_COALESCED_MMIO_BUFFER, value: 0)
+      defer { close(fd) }
+      let target = TextFile.linkTarget("/proc/self/fd/\(fd)") ?? "unreadable"
+      return MMIO2Probe(outcome: target == anonInodeName ? .present : .unexpectedFile(target: target))
+    } catch {
+      return MMIO2Probe(outcome: .absent(error))
+    }
+  }
+}

@@ -1,0 +1,123 @@
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#endif
+import CNuma
+import CKVM
+
+/// What the machine is: kernel, KVM backend, page size, CPUs and NUMA nodes.
+/// Every report carries it, so figures are never separated from where they ran.
+public struct Host: Sendable, Equatable {
+  /// One NUMA node, as libnuma reports it.
+  public struct NUMANode: Sendable, Equatable {
+    public var node: Int
+    public var cpus: CPUList
+    public var memoryMiB: Int
+  }
+
+  /// `uname -r`.
+  public var kernelRelease: String
+  /// `uname -m`, such as `x86_64`.
+  public var arch: String
+  /// The loaded KVM module: `kvm_intel`, `kvm_amd`, `kvm_pvm`, … or `unknown`.
+  public var backend: String
+  /// The CPU's model name from /proc/cpuinfo.
+  public var cpuModel: String
+  public var pageSize: Int
+  /// CPUs online now (/sys/devices/system/cpu/online).
+  public var cpusOnline: CPUList
+  public var numaNodes: [NUMANode]
+
+  /// The system page size, `sysconf(_SC_PAGESIZE)`.
+  public static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+
+  /// KVM modules cmmio knows by name, looked for under /sys/module.
+  public static let knownBackends = ["kvm_intel", "kvm_amd", "kvm_pvm", "kvm_arm", "kvm_riscv", "kvm_hv", "kvm_pr"]
+
+  /// Reads everything now.
+  public static func current() -> Host {
+    var name = utsname()
+    uname(&name)
+    func field<T>(_ value: T) -> String {
+      withUnsafeBytes(of: value) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    }
+    let online = onlineCPUs()
+    return Host(
+      kernelRelease: field(name.release),
+      arch: field(name.machine),
+      backend: knownBackends.first { TextFile.exists("/sys/module/\($0)") } ?? "unknown",
+      cpuModel: cpuModelName(),
+      pageSize: pageSize,
+      cpusOnline: online,
+      numaNodes: numaNodes(online: online))
+  }
+
+  /// The online CPUs, from sysfs, falling back to 0…nprocs−1.
+  public static func onlineCPUs() -> CPUList {
+    if let text = TextFile.read("/sys/devices/system/cpu/online"),
+      let list = try? CPUList(parsing: text.trimmingASCIIWhitespace())
+    {
+      return list
+    }
+    return CPUList(Array(0..<max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))))
+  }
+
+  /// The NUMA node a CPU belongs to (libnuma `numa_node_of_cpu`), or nil.
+  public static func node(ofCPU cpu: Int) -> Int? {
+    guard numa_available() >= 0 else { return cpu >= 0 ? 0 : nil }
+    let node = numa_node_of_cpu(Int32(cpu))
+    return node >= 0 ? Int(node) : nil
+  }
+
+  /// The CPU the calling thread runs on now (`sched_getcpu`).
+  public static func currentCPU() -> Int { Int(ckvm_current_cpu()) }
+
+  private static func numaNodes(online: CPUList) -> [NUMANode] {
+    guard numa_available() >= 0 else {
+      // No NUMA support in this kernel: one node holding everything.
+      let pages = sysconf(Int32(_SC_PHYS_PAGES))
+      return [NUMANode(node: 0, cpus: online, memoryMiB: Int(pages) * pageSize >> 20)]
+    }
+    var nodes: [NUMANode] = []
+    let allowed = numa_get_mems_allowed()
+    defer { numa_bitmask_free(allowed) }
+    let cpuMask = numa_allocate_cpumask()
+    defer { numa_bitmask_free(cpuMask) }
+    let maxNode = numa_max_node()
+    guard maxNode >= 0 else { return [] }
+    for node in 0...maxNode where numa_bitmask_isbitset(allowed, UInt32(node)) != 0 {
+      var cpus: [Int] = []
+      if numa_node_to_cpus(node, cpuMask) == 0 {
+        for cpu in 0..<Int(numa_num_possible_cpus()) where numa_bitmask_isbitset(cpuMask, UInt32(cpu)) != 0 {
+          cpus.append(cpu)
+        }
+      }
+      var free: Int64 = 0
+      let size = numa_node_size64(node, &free)
+      nodes.append(NUMANode(node: Int(node), cpus: CPUList(cpus), memoryMiB: Int(max(size, 0) >> 20)))
+    }
+    return nodes
+  }
+
+  private static func cpuModelName() -> String {
+    guard let info = TextFile.read("/proc/cpuinfo", limit: 64 << 10) else { return "unknown" }
+    for line in info.split(separator: "\n") where line.hasPrefix("model name") {
+      if let colon = line.firstIndex(of: ":") {
+        return String(line[line.index(after: colon)...]).trimmingASCIIWhitespace()
+      }
+    }
+    return "unknown"
+  }
+}
+
+extension StringProtocol {
+  /// The text without leading and trailing spaces, tabs and newlines (no Foundation needed).
+  public func trimmingASCIIWhitespace() -> String {
+    let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }
+    guard let start = firstIndex(where: { !isSpace($0) }), let end = lastIndex(where: { !isSpace($0) }) else {
+      return ""
+    }
+    return String(self[start...end])
+  }
+}

@@ -1,0 +1,51 @@
+import CKVM
+
+/// Why `KVM_RUN` returned: `kvm_run.exit_reason` and the fields that go with it.
+public enum VCPUExit: Equatable, Sendable {
+  /// `KVM_EXIT_MMIO`: an access to guest physical memory that no slot backs.
+  /// `data` holds the written bytes (masked to `length`); for reads it is 0.
+  case mmio(address: UInt64, length: UInt32, isWrite: Bool, data: UInt64)
+  /// `KVM_EXIT_IO`: a port access. `data` is the first element (masked to `size`).
+  case io(port: UInt16, size: UInt32, isOut: Bool, count: UInt32, data: UInt64)
+  /// `KVM_EXIT_HLT`: the guest executed `hlt`.
+  case halt
+  /// `KVM_RUN` returned `EINTR` (a signal, or `immediate_exit`): `KVM_EXIT_INTR`.
+  case interrupted
+  /// `KVM_EXIT_SHUTDOWN`: triple fault.
+  case shutdown
+  /// `KVM_EXIT_FAIL_ENTRY` with the hardware's reason.
+  case failEntry(reason: UInt64)
+  /// `KVM_EXIT_INTERNAL_ERROR` with its suberror (1 is emulation failure).
+  case internalError(suberror: UInt32)
+  /// Any other `KVM_EXIT_*`.
+  case other(reason: UInt32)
+
+  /// The exit as the kernel names it, for messages.
+  public var kernelName: String {
+    switch self {
+    case .mmio: "KVM_EXIT_MMIO"
+    case .io: "KVM_EXIT_IO"
+    case .halt: "KVM_EXIT_HLT"
+    case .interrupted: "KVM_EXIT_INTR"
+    case .shutdown: "KVM_EXIT_SHUTDOWN"
+    case .failEntry: "KVM_EXIT_FAIL_ENTRY"
+    case .internalError: "KVM_EXIT_INTERNAL_ERROR"
+    case .other(let reason): "exit reason \(reason)"
+    }
+  }
+
+  /// The write this exit carries, if it is one: (space, address or port, length, data).
+  public var write: (space: IOSpace, address: UInt64, length: UInt32, data: UInt64)? {
+    switch self {
+    case .mmio(let address, let length, true, let data): (.mmio, address, length, data)
+    case .io(let port, let size, true, _, let data): (.pio, UInt64(port), size, data)
+    default: nil
+    }
+  }
+}
+
+/// Keeps the low `length` bytes of `value`: the kernel does not clear the rest.
+@inline(__always)
+public func maskToLength(_ value: UInt64, _ length: UInt32) -> UInt64 {
+  length >= 8 ? value : value & ((1 << (UInt64(length) * 8)) &- 1)
+}

@@ -1,0 +1,23 @@
+import CKVM
+
+/// The `KVM_CAP_*` numbers cmmio asks `KVM_CHECK_EXTENSION` about.
+public enum Capability: Int32, Sendable, CaseIterable {
+  /// `KVM_CAP_COALESCED_MMIO` (15): answers the ring's page offset in the vCPU mapping, 0 if absent.
+  case coalescedMMIO = 15
+  /// `KVM_CAP_IOEVENTFD` (36).
+  case ioeventfd = 36
+  /// `KVM_CAP_COALESCED_PIO` (162).
+  case coalescedPIO = 162
+  /// `KVM_CAP_BINARY_STATS_FD` (203).
+  case binaryStats = 203
+
+  /// The kernel's name for the capability.
+  public var kernelName: String {
+    switch self {
+    case .coalescedMMIO: "KVM_CAP_COALESCED_MMIO"
+    case .ioeventfd: "KVM_CAP_IOEVENTFD"
+    case .coalescedPIO: "KVM_CAP_COALESCED_PIO"
+    case .binaryStats: "KVM_CAP_BINARY_STATS_FD"
+    }
+  }
+}
