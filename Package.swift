@@ -20,11 +20,15 @@ let package = Package(
     // The KVM layer: device, VM, vCPU, zones, ring, v2 buffer, stats, host. No CLI code.
     .target(name: "KVM", dependencies: ["CKVM", "CNuma"]),
 
+    // Reports: JSON, tables, CSV, markdown, atomic output files. Foundation-free.
+    .target(name: "Reporting"),
+
     // The command line: one file per subcommand, plus reporters.
     .executableTarget(
       name: "cmmio",
       dependencies: [
         "KVM",
+        "Reporting",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),

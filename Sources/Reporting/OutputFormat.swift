@@ -1,0 +1,4 @@
+/// How a report is printed (`--format`).
+public enum OutputFormat: String, Sendable, CaseIterable {
+  case table, json, csv, markdown
+}

@@ -1,0 +1,44 @@
+import ArgumentParser
+import KVM
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#endif
+
+/// The `cmmio` command: exercises and benchmarks KVM coalesced MMIO and PIO.
+@main
+struct CMMIO: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "cmmio",
+    abstract: "Exercise and benchmark KVM coalesced MMIO/PIO on the running kernel.",
+    discussion: """
+      Exit status: 0 success; 1 operation or check failed; 2 KVM not usable; \
+      3 a required kernel feature is missing; 64 usage error; 130 interrupted.
+      """,
+    version: "0.1.0",
+    subcommands: [CheckCapCommand.self]
+  )
+
+  /// Parses, runs, and maps every failure to the documented exit status with one
+  /// sentence on stderr: never a stack trace, never the usage text on an error.
+  static func main() {
+    do {
+      var command = try parseAsRoot()
+      try command.run()
+    } catch let failure as CLIFailure {
+      failure.exit()
+    } catch {
+      let code = exitCode(for: error)
+      if code == .success {
+        print(fullMessage(for: error))
+        Glibc.exit(0)
+      }
+      var message = message(for: error).trimmingASCIIWhitespace()
+      if let newline = message.firstIndex(of: "\n") { message = String(message[..<newline]) }
+      if message.hasPrefix("Error: ") { message.removeFirst(7) }
+      CLIFailure(code == .validationFailure ? .usage : .failure, message.isEmpty ? "\(error)" : message).exit()
+    }
+  }
+}

@@ -1,0 +1,76 @@
+import KVM
+import Reporting
+
+/// `cmmio check-cap` output: the JSON document of docs/cli.md and a readable table.
+struct CapabilitiesReport {
+  var capabilities: Capabilities
+  var devicePath: String
+  /// Features asked for with `--require` that are missing.
+  var missing: [Capabilities.Feature]
+
+  var json: JSONValue {
+    let caps = capabilities
+    let probe = caps.mmio2
+    var probeMembers: [(String, JSONValue)] = [
+      ("tried", .string(MMIO2Probe.attempt)),
+      ("answer", .string(probe.answer)),
+    ]
+    probeMembers.append(("errno", probe.errnoName.map { .string($0) } ?? .null))
+    return .object([
+      ("schema", .string("cmmio.check-cap/1")),
+      ("device", .string(devicePath)),
+      ("api_version", .integer(caps.apiVersion)),
+      ("kernel_release", .string(caps.host.kernelRelease)),
+      ("arch", .string(caps.host.arch)),
+      ("backend", .string(caps.host.backend)),
+      ("page_size", .integer(caps.host.pageSize)),
+      (
+        "features",
+        .object([
+          (
+            "coalesced_mmio",
+            .object([
+              ("supported", .bool(caps.coalescedMMIO)),
+              ("ring_page_offset", .integer(caps.ringPageOffset)),
+              ("ring_entries", .integer(caps.ringEntries)),
+              ("usable_entries", .integer(caps.usableEntries)),
+            ])
+          ),
+          ("coalesced_pio", .object([("supported", .bool(caps.coalescedPIO))])),
+          ("coalesced_mmio2", .object([("supported", .bool(probe.supported)), ("probe", .object(probeMembers))])),
+          ("binary_stats", .object([("supported", .bool(caps.binaryStats))])),
+          ("ioeventfd", .object([("supported", .bool(caps.ioeventfd))])),
+        ])
+      ),
+      ("host", caps.host.json),
+      ("missing", .array(missing.map { .string($0.rawValue) })),
+    ])
+  }
+
+  var table: String {
+    let caps = capabilities
+    var out = "cmmio check-cap: \(devicePath), KVM API \(caps.apiVersion), \(caps.host.kernelRelease) "
+    out += "\(caps.host.arch), backend \(caps.host.backend), \(caps.host.pageSize)-byte pages\n\n"
+    var table = TextTable(headers: ["feature", "supported", "detail"])
+    func yes(_ flag: Bool) -> String { flag ? "yes" : "no" }
+    table.append([
+      "coalesced-mmio", yes(caps.coalescedMMIO),
+      caps.coalescedMMIO
+        ? "ring at page \(caps.ringPageOffset) of the vCPU mapping, \(caps.ringEntries) entries, \(caps.usableEntries) usable"
+        : "KVM_CHECK_EXTENSION(KVM_CAP_COALESCED_MMIO) answered 0",
+    ])
+    table.append(["coalesced-pio", yes(caps.coalescedPIO), ""])
+    table.append([
+      "coalesced-mmio2", yes(caps.mmio2.supported),
+      "\(MMIO2Probe.attempt): \(caps.mmio2.answer)" + (caps.mmio2.supported ? "" : " (unmerged 2024 proposal)"),
+    ])
+    table.append(["binary-stats", yes(caps.binaryStats), ""])
+    table.append(["ioeventfd", yes(caps.ioeventfd), ""])
+    out += table.rendered()
+    out += "\nhost: \(caps.host.summary)\n"
+    if !missing.isEmpty {
+      out += "missing (required): \(missing.map(\.rawValue).joined(separator: ", "))\n"
+    }
+    return out
+  }
+}

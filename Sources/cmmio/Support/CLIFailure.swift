@@ -1,0 +1,73 @@
+import KVM
+import Reporting
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#endif
+
+/// The exit statuses every subcommand shares (the contract in docs/cli.md).
+enum ExitStatus: Int32 {
+  case success = 0
+  /// An ioctl failed unexpectedly, or a check or data verification failed.
+  case failure = 1
+  /// KVM is not usable: device missing, permission denied, unexpected API version.
+  case kvmUnusable = 2
+  /// A kernel feature that was asked for is missing.
+  case featureMissing = 3
+  /// Unknown flag, malformed or out-of-range value (sysexits EX_USAGE).
+  case usage = 64
+  /// Interrupted by SIGINT or SIGTERM.
+  case interrupted = 130
+}
+
+/// A failure with its exit status and the one sentence printed for it.
+struct CLIFailure: Error, CustomStringConvertible {
+  var status: ExitStatus
+  var message: String
+
+  init(_ status: ExitStatus, _ message: String) {
+    self.status = status
+    self.message = message
+  }
+
+  var description: String { message }
+
+  /// Prints `cmmio: <message>` on stderr and exits with the status.
+  func exit() -> Never {
+    var line = message
+    if let last = line.last, !".!?".contains(last) { line += "." }
+    standardError("cmmio: \(line)\n")
+    Glibc.exit(status.rawValue)
+  }
+
+  /// Maps errors from the lower layers to their exit status and sentence.
+  static func from(_ error: any Error) -> CLIFailure {
+    switch error {
+    case let failure as CLIFailure: return failure
+    case let device as DeviceError: return CLIFailure(.kvmUnusable, device.description)
+    case let system as SystemCallError: return CLIFailure(.failure, system.description)
+    case let write as OutputSink.WriteError: return CLIFailure(.failure, write.description)
+    case let corruption as RingCorruption: return CLIFailure(.failure, corruption.description)
+    default: return CLIFailure(.failure, "\(error)")
+    }
+  }
+}
+
+/// Writes to stderr unbuffered.
+func standardError(_ text: String) {
+  var bytes = Array(text.utf8)
+  var done = 0
+  while done < bytes.count {
+    let count = bytes.count - done
+    let wrote = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress!.advanced(by: done), count) }
+    if wrote <= 0 { return }
+    done += wrote
+  }
+}
+
+/// Runs `body`, turning any error into the matching `CLIFailure`.
+func mappingFailures<T>(_ body: () throws -> T) throws(CLIFailure) -> T {
+  do { return try body() } catch { throw CLIFailure.from(error) }
+}
