@@ -12,6 +12,7 @@
  *   _IO(KVMIO, 0xd6) = 0xAED6 on the VM fd: the proposed v2 API's
  *       KVM_CREATE_COALESCED_MMIO_BUFFER; mainline answers ENOTTY
  *   uname(), sysconf(_SC_PAGESIZE), sysconf(_SC_NPROCESSORS_ONLN)
+ *   access("/sys/module/<m>") for the KVM modules cmmio knows, until one exists
  *   /sys/devices/system/node/node<N>/cpulist and .../meminfo for every node
  *
  * Prints one small JSON object. Exit 0, 1 if an ioctl fails, 2 if /dev/kvm
@@ -143,11 +144,26 @@ int main(void)
 	long page = sysconf(_SC_PAGESIZE);
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
+	/* The KVM backend: the first known module present under /sys/module. */
+	static const char *const backends[] = { "kvm_intel", "kvm_amd", "kvm_pvm",
+		"kvm_arm", "kvm_riscv", "kvm_hv", "kvm_pr" };
+	const char *backend = "unknown";
+	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
+		char path[64];
+		snprintf(path, sizeof(path), "/sys/module/%s", backends[i]);
+		if (access(path, F_OK) == 0) {
+			backend = backends[i];
+			break;
+		}
+	}
+
 	printf("{\"tool\":\"check-cap-min\",\"api_version\":%d,"
 	       "\"kernel_release\":", api);
 	json_str(un.release);
 	printf(",\"arch\":");
 	json_str(un.machine);
+	printf(",\"backend\":");
+	json_str(backend);
 	printf(",\"page_size\":%ld,\"features\":{"
 	       "\"coalesced_mmio\":{\"supported\":%s,\"ring_page_offset\":%d,"
 	       "\"ring_entries\":%ld,\"usable_entries\":%ld},"
