@@ -20,6 +20,10 @@ let package = Package(
     // The KVM layer: device, VM, vCPU, zones, ring, v2 buffer, stats, host. No CLI code.
     .target(name: "KVM", dependencies: ["CKVM", "CNuma"]),
 
+    // Guests: a real-mode x86 encoder, programs with listings, the machine that runs
+    // them and the runner that accounts for every write.
+    .target(name: "Guest", dependencies: ["KVM", "CKVM"]),
+
     // Reports: JSON, tables, CSV, markdown, atomic output files. Foundation-free.
     .target(name: "Reporting"),
 
@@ -28,12 +32,14 @@ let package = Package(
       name: "cmmio",
       dependencies: [
         "KVM",
+        "Guest",
         "Reporting",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
 
     .testTarget(name: "KVMTests", dependencies: ["KVM"]),
+    .testTarget(name: "GuestTests", dependencies: ["Guest", "KVM"]),
     .testTarget(name: "CLITests", dependencies: ["KVM"]),
   ],
   swiftLanguageModes: [.v6]

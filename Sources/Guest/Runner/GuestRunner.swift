@@ -1,0 +1,180 @@
+import CKVM
+import KVM
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#endif
+
+/// How a guest write reached userspace.
+public enum Delivery: String, Sendable, Equatable {
+  /// Found in the coalesced ring.
+  case coalesced
+  /// Seen as its own `KVM_EXIT_MMIO` or `KVM_EXIT_IO`.
+  case exit
+}
+
+/// A guest write as userspace saw it.
+public struct ObservedWrite: Equatable, Sendable, CustomStringConvertible {
+  public var space: IOSpace
+  public var address: UInt64
+  public var length: UInt32
+  public var data: UInt64
+  public var delivery: Delivery
+
+  public init(space: IOSpace, address: UInt64, length: UInt32, data: UInt64, delivery: Delivery) {
+    self.space = space
+    self.address = address
+    self.length = length
+    self.data = data
+    self.delivery = delivery
+  }
+
+  public init(_ entry: RingEntry) {
+    self.init(space: entry.space, address: entry.address, length: entry.length, data: entry.data, delivery: .coalesced)
+  }
+
+  /// Whether this is the write `expected` describes: address, length, kind and data.
+  public func matches(_ expected: ExpectedWrite) -> Bool {
+    space == expected.space && address == expected.address && length == expected.length && data == expected.data
+  }
+
+  public var description: String {
+    "\(space) write of \(length) at 0x\(String(address, radix: 16)) data 0x\(String(data, radix: 16)) (\(delivery.rawValue))"
+  }
+}
+
+/// What one run of a guest cost.
+public struct RunCounts: Sendable, Equatable {
+  /// `KVM_RUN` calls made.
+  public var runs = 0
+  /// Writes that exited to userspace (`KVM_EXIT_MMIO`/`KVM_EXIT_IO` writes).
+  public var writeExits = 0
+  /// Reads that exited (doorbells, probes of reads).
+  public var readExits = 0
+  /// Entries taken from the ring.
+  public var ringEntries = 0
+  /// `KVM_RUN` returns with `EINTR` that were retried.
+  public var interruptions = 0
+
+  public init() {}
+
+  /// Every return to userspace that was an MMIO or PIO exit.
+  public var userspaceExits: Int { writeExits + readExits }
+}
+
+/// Why a guest run stopped before `hlt`.
+public enum GuestRunError: Error, Sendable, Equatable, CustomStringConvertible {
+  case kvm(SystemCallError)
+  case corruption(RingCorruption)
+  /// An exit no cmmio guest should cause (shutdown, internal error, …), with the guest's rip.
+  case unexpectedExit(VCPUExit, rip: UInt64)
+  /// SIGINT or SIGTERM arrived.
+  case interrupted(signal: Int32)
+  /// The run went past its deadline (`--timeout`).
+  case timedOut(seconds: Double)
+
+  public var description: String {
+    switch self {
+    case .kvm(let error): return error.description
+    case .corruption(let error): return error.description
+    case .unexpectedExit(let exit, let rip):
+      return "the guest stopped with \(exit.kernelName) at rip 0x\(String(rip, radix: 16)) (\(exit))"
+    case .interrupted(let signal): return "interrupted by \(signal == SIGTERM ? "SIGTERM" : "SIGINT")"
+    case .timedOut(let seconds): return "the guest did not halt within \(JSONNumber.format(seconds)) seconds"
+    }
+  }
+}
+
+/// Runs one vCPU's guest to `hlt`, accounting for every write it makes.
+///
+/// Before handling any exit it drains the ring, as the kernel documentation
+/// requires, so the writes are observed in the order the guest made them: the
+/// coalesced ones before the access that exited.
+public struct GuestRunner {
+  public let vcpu: VCPU
+  /// The ring reader; nil runs without draining (no zone, or no ring).
+  public var cursor: RingCursor?
+  /// Monotonic nanoseconds after which an interrupted `KVM_RUN` ends the run.
+  public var deadline: UInt64?
+
+  public init(vcpu: VCPU, ringSize: UInt32? = nil) throws(RingCorruption) {
+    self.vcpu = vcpu
+    self.cursor = try vcpu.ring.map { ring throws(RingCorruption) in try RingCursor(ring: ring, ringSize: ringSize) }
+  }
+
+  /// Runs until `hlt`, calling `observe` for each write in guest order.
+  public mutating func run(_ observe: (ObservedWrite) -> Void) throws(GuestRunError) -> RunCounts {
+    var counts = RunCounts()
+    while true {
+      let exit: VCPUExit
+      do { exit = try vcpu.run() } catch { throw .kvm(error) }
+      counts.runs += 1
+      if cursor != nil {
+        do {
+          counts.ringEntries += try cursor!.drain { observe(ObservedWrite($0)) }
+        } catch {
+          throw .corruption(error)
+        }
+      }
+      switch exit {
+      case .halt:
+        return counts
+      case .mmio(let address, let length, true, let data):
+        counts.writeExits += 1
+        observe(ObservedWrite(space: .mmio, address: address, length: length, data: data, delivery: .exit))
+      case .io(let port, let size, true, _, let data):
+        counts.writeExits += 1
+        observe(ObservedWrite(space: .pio, address: UInt64(port), length: size, data: data, delivery: .exit))
+      case .mmio(_, _, false, _), .io(_, _, false, _, _):
+        // A read: the device answers 0 (kvm_run's data is already zeroed or stale; clear it).
+        counts.readExits += 1
+        clearReadData()
+      case .interrupted:
+        counts.interruptions += 1
+        let signal = ckvm_interrupt_signal()
+        if signal != 0 { throw .interrupted(signal: signal) }
+        if let deadline, Clock.monotonicNanoseconds() >= deadline {
+          throw .timedOut(seconds: Double(deadline) / 1e9)
+        }
+        vcpu.setImmediateExit(false)
+      default:
+        let rip = (try? vcpu.registers().rip) ?? 0
+        throw .unexpectedExit(exit, rip: rip)
+      }
+    }
+  }
+
+  /// Runs to `hlt` and returns every write in order.
+  public mutating func collect() throws(GuestRunError) -> (writes: [ObservedWrite], counts: RunCounts) {
+    var writes: [ObservedWrite] = []
+    let counts = try run { writes.append($0) }
+    return (writes, counts)
+  }
+
+  private func clearReadData() {
+    vcpu.runState.pointee.mmio.data = (0, 0, 0, 0, 0, 0, 0, 0)
+  }
+}
+
+/// Monotonic time, for deadlines and run timing.
+public enum Clock {
+  @inline(__always)
+  public static func monotonicNanoseconds() -> UInt64 {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+  }
+}
+
+/// Number formatting without Foundation.
+public enum JSONNumber {
+  /// A compact decimal form of `value` (up to 3 decimals).
+  public static func format(_ value: Double) -> String {
+    guard value.isFinite else { return "\(value)" }
+    let scaled = (value * 1000).rounded() / 1000
+    if scaled == scaled.rounded() { return String(Int64(scaled)) }
+    return "\(scaled)"
+  }
+}
