@@ -24,6 +24,9 @@ let package = Package(
     // them and the runner that accounts for every write.
     .target(name: "Guest", dependencies: ["KVM", "CKVM"]),
 
+    // The benchmark: configuration, workloads, drain strategies, pinning, statistics, results.
+    .target(name: "Benchmark", dependencies: ["KVM", "Guest", "CKVM", "CNuma"]),
+
     // Reports: JSON, tables, CSV, markdown, atomic output files. Foundation-free.
     .target(name: "Reporting"),
 
@@ -33,6 +36,7 @@ let package = Package(
       dependencies: [
         "KVM",
         "Guest",
+        "Benchmark",
         "Reporting",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
