@@ -18,7 +18,8 @@ public struct Instruction: Equatable, Sendable {
 public enum X86 {
   /// The 32-bit general registers, numbered as in ModRM.reg and `B8+r`.
   public enum Register: UInt8, Sendable, CaseIterable {
-    case eax = 0, ecx, edx, ebx, esp, ebp, esi, edi
+    case eax = 0
+    case ecx, edx, ebx, esp, ebp, esi, edi
 
     public var name: String { ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi"][Int(rawValue)] }
   }

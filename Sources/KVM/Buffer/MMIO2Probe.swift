@@ -1,9 +1,10 @@
+import CKVM
+
 #if canImport(Glibc)
   import Glibc
 #elseif canImport(Musl)
   import Musl
 #endif
-import CKVM
 
 /// Whether the running kernel has the proposed v2 coalesced MMIO API, found by
 /// trying it rather than by its capability number.

@@ -1,9 +1,10 @@
+import CKVM
+
 #if canImport(Glibc)
   import Glibc
 #elseif canImport(Musl)
   import Musl
 #endif
-import CKVM
 
 /// The KVM system fd (`/dev/kvm`): capability queries and VM creation.
 ///

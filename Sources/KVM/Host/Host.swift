@@ -1,10 +1,11 @@
+import CKVM
+import CNuma
+
 #if canImport(Glibc)
   import Glibc
 #elseif canImport(Musl)
   import Musl
 #endif
-import CNuma
-import CKVM
 
 /// What the machine is: kernel, KVM backend, page size, CPUs and NUMA nodes.
 /// Every report carries it, so figures are never separated from where they ran.

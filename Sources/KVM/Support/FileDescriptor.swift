@@ -1,9 +1,10 @@
+import CKVM
+
 #if canImport(Glibc)
   import Glibc
 #elseif canImport(Musl)
   import Musl
 #endif
-import CKVM
 
 /// An owned file descriptor, closed exactly once when its owner goes away.
 ///

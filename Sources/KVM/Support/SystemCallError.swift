@@ -37,7 +37,9 @@ public enum Errno {
   /// Use only for calls that are safe to restart (open, read, most ioctls);
   /// never for `KVM_RUN`, whose `EINTR` means "stop and look at the signal".
   @discardableResult
-  public static func retrying(_ operation: @autoclosure () -> String, _ body: () -> Int32) throws(SystemCallError) -> Int32 {
+  public static func retrying(_ operation: @autoclosure () -> String, _ body: () -> Int32) throws(SystemCallError)
+    -> Int32
+  {
     while true {
       let result = body()
       if result != -1 { return result }

@@ -1,9 +1,10 @@
+import CKVM
+
 #if canImport(Glibc)
   import Glibc
 #elseif canImport(Musl)
   import Musl
 #endif
-import CKVM
 
 /// A vCPU fd and its `kvm_run` mapping.
 ///
