@@ -24,6 +24,9 @@ let package = Package(
     // them and the runner that accounts for every write.
     .target(name: "Guest", dependencies: ["KVM", "CKVM"]),
 
+    // The exerciser: zones and probes, the v2 buffer flow, kernel conformance checks.
+    .target(name: "Exerciser", dependencies: ["KVM", "Guest"]),
+
     // The benchmark: configuration, workloads, drain strategies, pinning, statistics, results.
     .target(name: "Benchmark", dependencies: ["KVM", "Guest", "CKVM", "CNuma"]),
 
@@ -36,6 +39,7 @@ let package = Package(
       dependencies: [
         "KVM",
         "Guest",
+        "Exerciser",
         "Benchmark",
         "Reporting",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
