@@ -46,9 +46,12 @@ let package = Package(
       ]
     ),
 
-    .testTarget(name: "KVMTests", dependencies: ["KVM"]),
-    .testTarget(name: "GuestTests", dependencies: ["Guest", "KVM"]),
-    .testTarget(name: "CLITests", dependencies: ["KVM"]),
+    // What the test targets share: the KVM availability gate, running the built binary.
+    .target(name: "CMMIOTestSupport", dependencies: ["KVM"], path: "Tests/Support"),
+    .testTarget(name: "KVMTests", dependencies: ["KVM", "CMMIOTestSupport"]),
+    .testTarget(name: "GuestTests", dependencies: ["Guest", "KVM", "CMMIOTestSupport"]),
+    // Depends on the executable so that `swift test` builds the binary it runs.
+    .testTarget(name: "CLITests", dependencies: ["cmmio", "CMMIOTestSupport"]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -1,3 +1,4 @@
+import CMMIOTestSupport
 import Guest
 import KVM
 import Testing
