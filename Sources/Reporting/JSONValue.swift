@@ -32,46 +32,56 @@ public indirect enum JSONValue: Sendable, Equatable {
 
   /// The document as text; `pretty` indents by two spaces, one member per line.
   public func rendered(pretty: Bool = true) -> String {
-    var out = ""
+    var out: [UInt8] = []
+    out.reserveCapacity(1024)
     write(to: &out, pretty: pretty, indent: 0)
-    return out
+    return String(decoding: out, as: UTF8.self)
   }
 
-  private func write(to out: inout String, pretty: Bool, indent: Int) {
+  // Written into bytes, not a String: appending scalar by scalar to a String cost
+  // more than the ioctls of a whole `check-cap` run.
+  private func write(to out: inout [UInt8], pretty: Bool, indent: Int) {
     switch self {
-    case .null: out += "null"
-    case .bool(let value): out += value ? "true" : "false"
-    case .int(let value): out += String(value)
-    case .uint(let value): out += String(value)
-    case .double(let value): out += Self.format(value)
+    case .null: out.append(contentsOf: "null".utf8)
+    case .bool(let value): out.append(contentsOf: (value ? "true" : "false").utf8)
+    case .int(let value): out.append(contentsOf: String(value).utf8)
+    case .uint(let value): out.append(contentsOf: String(value).utf8)
+    case .double(let value): out.append(contentsOf: Self.format(value).utf8)
     case .string(let value): Self.quote(value, into: &out)
     case .array(let items):
-      writeContainer(items.map { (nil, $0) }, open: "[", close: "]", to: &out, pretty: pretty, indent: indent)
+      out.append(UInt8(ascii: "["))
+      for (i, item) in items.enumerated() {
+        Self.separate(i, into: &out, pretty: pretty, indent: indent + 1)
+        item.write(to: &out, pretty: pretty, indent: indent + 1)
+      }
+      Self.close(UInt8(ascii: "]"), empty: items.isEmpty, into: &out, pretty: pretty, indent: indent)
     case .object(let members):
-      writeContainer(members.map { ($0.0, $0.1) }, open: "{", close: "}", to: &out, pretty: pretty, indent: indent)
+      out.append(UInt8(ascii: "{"))
+      for (i, (key, value)) in members.enumerated() {
+        Self.separate(i, into: &out, pretty: pretty, indent: indent + 1)
+        Self.quote(key, into: &out)
+        out.append(UInt8(ascii: ":"))
+        if pretty { out.append(UInt8(ascii: " ")) }
+        value.write(to: &out, pretty: pretty, indent: indent + 1)
+      }
+      Self.close(UInt8(ascii: "}"), empty: members.isEmpty, into: &out, pretty: pretty, indent: indent)
     }
   }
 
-  private func writeContainer(
-    _ items: [(String?, JSONValue)], open: String, close: String, to out: inout String, pretty: Bool, indent: Int
-  ) {
-    out += open
-    guard !items.isEmpty else {
-      out += close
-      return
-    }
-    let inner = String(repeating: " ", count: (indent + 1) * 2)
-    for (i, (key, value)) in items.enumerated() {
-      if i > 0 { out += "," }
-      if pretty { out += "\n" + inner }
-      if let key {
-        Self.quote(key, into: &out)
-        out += pretty ? ": " : ":"
-      }
-      value.write(to: &out, pretty: pretty, indent: indent + 1)
-    }
-    if pretty { out += "\n" + String(repeating: " ", count: indent * 2) }
-    out += close
+  private static func separate(_ index: Int, into out: inout [UInt8], pretty: Bool, indent: Int) {
+    if index > 0 { out.append(UInt8(ascii: ",")) }
+    newline(into: &out, pretty: pretty, indent: indent)
+  }
+
+  private static func close(_ bracket: UInt8, empty: Bool, into out: inout [UInt8], pretty: Bool, indent: Int) {
+    if !empty { newline(into: &out, pretty: pretty, indent: indent) }
+    out.append(bracket)
+  }
+
+  private static func newline(into out: inout [UInt8], pretty: Bool, indent: Int) {
+    guard pretty else { return }
+    out.append(UInt8(ascii: "\n"))
+    out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: indent * 2))
   }
 
   /// Shortest text that reads back as the same double; integers keep a `.0`-free form.
@@ -81,22 +91,24 @@ public indirect enum JSONValue: Sendable, Equatable {
     return "\(value)"
   }
 
-  private static func quote(_ text: String, into out: inout String) {
-    out += "\""
-    for scalar in text.unicodeScalars {
-      switch scalar {
-      case "\"": out += "\\\""
-      case "\\": out += "\\\\"
-      case "\n": out += "\\n"
-      case "\r": out += "\\r"
-      case "\t": out += "\\t"
-      case _ where scalar.value < 0x20:
-        let hex = String(scalar.value, radix: 16)
-        out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-      default: out.unicodeScalars.append(scalar)
+  private static func quote(_ text: String, into out: inout [UInt8]) {
+    out.append(UInt8(ascii: "\""))
+    for byte in text.utf8 {
+      switch byte {
+      case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
+      case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+      case UInt8(ascii: "\n"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+      case UInt8(ascii: "\r"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+      case UInt8(ascii: "\t"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+      case 0..<0x20:
+        let digits = Array("0123456789abcdef".utf8)
+        out.append(contentsOf: Array("\\u00".utf8))
+        out.append(digits[Int(byte >> 4)])
+        out.append(digits[Int(byte & 0xF)])
+      default: out.append(byte)
       }
     }
-    out += "\""
+    out.append(UInt8(ascii: "\""))
   }
 
   /// Leaves of the document as (dotted path, scalar text) pairs, arrays indexed

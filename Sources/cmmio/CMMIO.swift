@@ -24,6 +24,10 @@ struct CMMIO: ParsableCommand {
   /// Parses, runs, and maps every failure to the documented exit status with one
   /// sentence on stderr: never a stack trace, never the usage text on an error.
   static func main() {
+    if let fast = CheckCapFastPath(arguments: CommandLine.arguments.dropFirst()) {
+      do { try fast.run() } catch { error.exit() }
+      Glibc.exit(0)
+    }
     do {
       var command = try parseAsRoot()
       try command.run()

@@ -27,7 +27,10 @@ struct CommonOptions: ParsableArguments {
   }
 
   /// `--device`, else `CMMIO_DEVICE`, else `/dev/kvm`.
-  var devicePath: String {
+  var devicePath: String { Self.resolveDevice(device) }
+
+  /// `device`, else `CMMIO_DEVICE`, else `/dev/kvm`.
+  static func resolveDevice(_ device: String?) -> String {
     if let device { return device }
     if let fromEnvironment = getenv("CMMIO_DEVICE"), fromEnvironment.pointee != 0 {
       return String(cString: fromEnvironment)
@@ -37,11 +40,21 @@ struct CommonOptions: ParsableArguments {
 
   /// Opens the device, mapping failures to exit status 2.
   func openDevice() throws(CLIFailure) -> KVMDevice {
-    do { return try KVMDevice(path: devicePath) } catch { throw CLIFailure(.kvmUnusable, error.description) }
+    try cmmio.openDevice(at: devicePath)
   }
 
   /// Writes a finished report where `--output` says.
   func emit(_ text: String) throws(CLIFailure) {
-    do { try OutputSink(path: output).write(text) } catch { throw CLIFailure(.failure, error.description) }
+    try cmmio.emit(text, to: output)
   }
+}
+
+/// Opens the KVM device at `path`, mapping failures to exit status 2.
+func openDevice(at path: String) throws(CLIFailure) -> KVMDevice {
+  do { return try KVMDevice(path: path) } catch { throw CLIFailure(.kvmUnusable, error.description) }
+}
+
+/// Writes a finished report to `output` (atomically) or stdout; failures exit 1.
+func emit(_ text: String, to output: String?) throws(CLIFailure) {
+  do { try OutputSink(path: output).write(text) } catch { throw CLIFailure(.failure, error.description) }
 }
