@@ -1,38 +1,17 @@
+import CMMIOTestSupport
 import Foundation
 import Testing
 
 /// The built `cmmio verify` binary, run as scripts run it.
-@Suite("cmmio verify, the binary", .enabled(if: ConformanceKVM.usable, ConformanceKVM.reason), .serialized)
+@Suite("cmmio verify, the binary", .enabled(if: KVMAvailability.usable, KVMAvailability.reason), .serialized)
 struct ConformanceCLITests {
-  /// `.build/debug/cmmio` of this package (built by `swift build --build-tests`).
-  static let binary: URL = URL(fileURLWithPath: #filePath)
-    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent(".build/debug/cmmio")
-
-  struct Run {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-  }
-
-  func cmmio(_ arguments: [String]) throws -> Run {
+  func cmmio(_ arguments: [String]) throws -> CommandLineRun {
     try #require(
-      FileManager.default.isExecutableFile(atPath: Self.binary.path),
-      "build the cmmio product first: \(Self.binary.path) is missing")
-    let process = Process()
-    process.executableURL = Self.binary
-    process.arguments = arguments
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return Run(
-      status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-      stderr: String(decoding: stderr, as: UTF8.self))
+      FileManager.default.isExecutableFile(atPath: CMMIOBinary.path),
+      "build the cmmio product first: \(CMMIOBinary.path) is missing")
+    let run = try CMMIOBinary.run(arguments)
+    #expect(!run.crashed, "cmmio \(arguments) died of a signal: \(run.stderr)")
+    return run
   }
 
   @Test("verify --format json parses, every check passed, exit 0")
@@ -40,10 +19,10 @@ struct ConformanceCLITests {
     let run = try cmmio(["verify", "--format", "json"])
     #expect(run.status == 0, "\(run.stderr)")
     #expect(run.stderr.isEmpty)
-    let document = try #require(
-      try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+    let document = try #require(run.json)
     #expect(document["schema"] as? String == "cmmio.verify/1")
     #expect(document["passed"] as? Bool == true)
+    #expect(document["spaces"] as? [String] == ["mmio", "pio"])
     let checks = try #require(document["checks"] as? [[String: Any]])
     #expect(checks.count == 18)
     for check in checks {

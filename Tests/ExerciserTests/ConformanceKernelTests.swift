@@ -1,3 +1,4 @@
+import CMMIOTestSupport
 import Exerciser
 import Guest
 import KVM
@@ -8,7 +9,7 @@ import Testing
 #endif
 
 /// `cmmio verify` against the running kernel: real guests on the real /dev/kvm.
-@Suite("verify on the real /dev/kvm", .enabled(if: ConformanceKVM.usable, ConformanceKVM.reason), .serialized)
+@Suite("verify on the real /dev/kvm", .enabled(if: KVMAvailability.usable, KVMAvailability.reason), .serialized)
 struct ConformanceKernelTests {
   @Test("every check passes on this kernel, both spaces")
   func everyCheckPasses() throws {

@@ -3,23 +3,6 @@ import Guest
 import KVM
 import Testing
 
-/// Whether /dev/kvm can be used here; the kernel tests are skipped only when it
-/// cannot, and then say why.
-enum ConformanceKVM {
-  static let failure: String? = {
-    do {
-      _ = try KVMDevice()
-      return nil
-    } catch {
-      return "\(error)"
-    }
-  }()
-
-  static var usable: Bool { failure == nil }
-
-  static var reason: Comment { Comment(rawValue: "skipped: /dev/kvm is not usable here: \(failure ?? "")") }
-}
-
 /// A ring page the test owns, written the way `coalesced_mmio_write` writes the
 /// kernel's: the entry at `last`, then `last` published one further. The code under
 /// test reads it through `CoalescedRing(page:pageSize:)`, as it reads the real one.
