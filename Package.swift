@@ -52,6 +52,8 @@ let package = Package(
     .testTarget(name: "GuestTests", dependencies: ["Guest", "KVM", "CMMIOTestSupport"]),
     // Depends on the executable so that `swift test` builds the binary it runs.
     .testTarget(name: "CLITests", dependencies: ["cmmio", "CMMIOTestSupport"]),
+    // Depends on the executable so that `swift test` builds the binary `verify`'s tests run.
+    .testTarget(name: "ExerciserTests", dependencies: ["Exerciser", "Guest", "KVM", "CMMIOTestSupport", "cmmio"]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,56 @@
+import ArgumentParser
+import Exerciser
+import KVM
+
+/// `--space`: which address spaces `verify` checks.
+enum VerifySpace: String, ExpressibleByArgument, CaseIterable {
+  case mmio, pio, both
+
+  var spaces: [IOSpace] {
+    switch self {
+    case .mmio: [.mmio]
+    case .pio: [.pio]
+    case .both: [.mmio, .pio]
+    }
+  }
+}
+
+/// `cmmio verify`: the running kernel's conformance, in the spirit of the kernel's
+/// own `coalesced_io_test`.
+struct VerifyCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "verify",
+    abstract: "Check the running kernel's coalesced MMIO/PIO behaviour, one line per check.",
+    discussion: """
+      For every ring start index: exactly the usable capacity is coalesced, the next write \
+      exits with its data, the ring reads full-minus-one and every entry is right in order; \
+      after unregister the next write exits at once. Also: reads of a zone exit, a write \
+      straddling a zone's end exits, unregister removes only zones containing the range (and \
+      returns 0 regardless), overlapping zones are accepted, a pio flag other than 0/1 gives \
+      EINVAL, and the measured capacity is reported. Exit 1 if any check fails.
+      """
+  )
+
+  @OptionGroup var common: CommonOptions
+
+  @Option(help: "Which address space to check: mmio, pio or both.")
+  var space: VerifySpace = .both
+
+  func run() throws {
+    let device = try common.openDevice()
+    do {
+      _ = try device.createVM()
+    } catch {
+      throw CLIFailure(.kvmUnusable, "\(common.devicePath) opened but \(error); KVM cannot run guests here")
+    }
+    let checks = Conformance.verify(device, spaces: space.spaces)
+    let report = VerifyReport(checks: checks, spaces: space.spaces, devicePath: common.devicePath, host: Host.current())
+    try common.emit(report.rendered(as: common.format))
+    let failed = checks.filter { !$0.passed }
+    if !failed.isEmpty {
+      throw CLIFailure(
+        .failure,
+        "\(failed.count) of \(checks.count) conformance checks failed: \(failed.map(\.name).joined(separator: ", "))")
+    }
+  }
+}

@@ -1,0 +1,60 @@
+import Exerciser
+import KVM
+import Reporting
+
+/// `cmmio verify` output: one line per check in every format; JSON as docs/cli.md says.
+struct VerifyReport {
+  var checks: [Conformance.Check]
+  var spaces: [IOSpace]
+  var devicePath: String
+  var host: Host
+
+  var passed: Bool { checks.allSatisfy(\.passed) }
+
+  func rendered(as format: OutputFormat) -> String {
+    switch format {
+    case .json: return json.rendered() + "\n"
+    case .table: return tableText
+    case .markdown: return resultTable.markdown()
+    case .csv:
+      var table = TextTable(headers: ["name", "passed", "detail"])
+      for check in checks { table.append([check.name, check.passed ? "true" : "false", check.detail]) }
+      return table.csv()
+    }
+  }
+
+  var json: JSONValue {
+    .object([
+      ("schema", .string("cmmio.verify/1")),
+      ("device", .string(devicePath)),
+      ("spaces", .array(spaces.map { .string($0.rawValue) })),
+      (
+        "checks",
+        .array(
+          checks.map { check in
+            .object([("name", .string(check.name)), ("passed", .bool(check.passed)), ("detail", .string(check.detail))])
+          })
+      ),
+      ("passed", .bool(passed)),
+      ("host", host.json),
+    ])
+  }
+
+  private var resultTable: TextTable {
+    var table = TextTable(headers: ["result", "check", "detail"])
+    for check in checks { table.append([check.passed ? "PASS" : "FAIL", check.name, check.detail]) }
+    return table
+  }
+
+  private var tableText: String {
+    let spaceList = spaces.map(\.rawValue).joined(separator: " and ")
+    var out =
+      "cmmio verify: \(devicePath), \(host.kernelRelease) \(host.arch), backend \(host.backend), \(spaceList)\n\n"
+    out += resultTable.rendered()
+    let failed = checks.filter { !$0.passed }.count
+    out += "\n"
+    out += failed == 0 ? "all \(checks.count) checks passed\n" : "\(failed) of \(checks.count) checks FAILED\n"
+    out += "host: \(host.summary)\n"
+    return out
+  }
+}
