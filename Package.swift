@@ -52,6 +52,7 @@ let package = Package(
     .testTarget(name: "GuestTests", dependencies: ["Guest", "KVM", "CMMIOTestSupport"]),
     // Depends on the executable so that `swift test` builds the binary it runs.
     .testTarget(name: "CLITests", dependencies: ["cmmio", "CMMIOTestSupport"]),
+    .testTarget(name: "BenchmarkTests", dependencies: ["Benchmark", "Guest", "KVM", "CMMIOTestSupport"]),
   ],
   swiftLanguageModes: [.v6]
 )
