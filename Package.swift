@@ -53,6 +53,7 @@ let package = Package(
     // Depends on the executable so that `swift test` builds the binary it runs.
     .testTarget(name: "CLITests", dependencies: ["cmmio", "CMMIOTestSupport"]),
     .testTarget(name: "BenchmarkTests", dependencies: ["Benchmark", "Guest", "KVM", "CMMIOTestSupport"]),
+    .testTarget(name: "ReportingTests", dependencies: ["Reporting"]),
   ],
   swiftLanguageModes: [.v6]
 )
