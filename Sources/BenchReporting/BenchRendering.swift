@@ -38,10 +38,12 @@ func benchCSV(_ report: BenchReport) -> String {
   header += ["verification_entries", "verification_lost", "verification_out_of_order"]
   header += ["observed_vcpu_cpus", "observed_drain_cpu", "speedup_vs_plain", "ratio_to_floor", "interrupted"]
 
+  func number(_ value: Double) -> String { value.isFinite ? JSONValue.format(value) : "" }
   func cell(_ value: JSONValue?) -> String {
     switch value {
     case .none, .null?: return ""
     case .string(let text)?: return text
+    case .double(let figure)?: return number(figure)
     case let other?: return other.rendered(pretty: false)
     }
   }
@@ -53,14 +55,14 @@ func benchCSV(_ report: BenchReport) -> String {
     for object in ["writes_per_sec", "ns_per_write"] { row += figures.map { cell(document[object]?[$0]) } }
     row += [cell(document["userspace_exits_per_write"]), cell(document["exits_per_sec"])]
     row += ["p50", "p90", "p99", "p999", "max"].map { cell(document["kvm_run_ns"]?[$0]) }
-    row += statNames.map { name in result.kernelStat(name).map { JSONValue.format($0) } ?? "" }
+    row += statNames.map { name in result.kernelStat(name).map(number) ?? "" }
     let verification = result.verification
     row += [verification?.entries, verification?.lost, verification?.outOfOrder].map { $0.map(String.init) ?? "" }
     row.append(result.observedVCPUCPUs.map(String.init).joined(separator: " "))
     row.append(result.observedDrainCPU.map(String.init) ?? "")
     let comparison = report.comparisons.first { $0.key == result.key }
-    row.append(comparison.map { JSONValue.format($0.speedupVsPlain) } ?? "")
-    row.append(comparison?.ratioToFloor.map { JSONValue.format($0) } ?? "")
+    row.append(comparison.map { number($0.speedupVsPlain) } ?? "")
+    row.append(comparison?.ratioToFloor.map(number) ?? "")
     row.append(report.interrupted ? "true" : "false")
     rows.append(row)
   }

@@ -1,6 +1,7 @@
 import BenchReporting
 import Benchmark
 import Foundation
+import Reporting
 import Testing
 
 #if canImport(FoundationXML)
@@ -50,8 +51,15 @@ struct BenchPlotTests {
   func synthetic() throws {
     let svg = renderBenchSVG(Synthetic.report())
     // Where CMMIO_PLOT_OUT names a file, leave the plot there to be looked at.
+    // CMMIO_REPORT_OUT, if set, gets the other formats beside it (FILE.table, FILE.json, …).
     if let path = ProcessInfo.processInfo.environment["CMMIO_PLOT_OUT"] {
       try svg.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+    if let path = ProcessInfo.processInfo.environment["CMMIO_REPORT_OUT"] {
+      for format in OutputFormat.allCases {
+        try renderBench(Synthetic.report(), format: format).write(
+          toFile: path + "." + format.rawValue, atomically: true, encoding: .utf8)
+      }
     }
     let inspector = try inspect(svg)
     #expect(inspector.seriesGroups == 2)

@@ -75,6 +75,24 @@ struct BenchTextTests {
     #expect(text.contains("\"kernel_stats_odd,name\""))
   }
 
+  @Test("CSV of an interrupted report: a figure never measured is an empty cell, not null or nan")
+  func csvInterrupted() throws {
+    var report = Synthetic.report(interrupted: true)
+    report.results[1].runs = 0
+    report.results[1].writesPerSec = Summary(samples: [])
+    report.results[1].nsPerWrite = Summary(samples: [])
+    report.results[1].kernelStats = [(name: "exits", value: .nan)]
+    let rows = parseCSV(renderBench(report, format: .csv))
+    let header = rows[0]
+    let row = rows[2]
+    for column in ["writes_per_sec_median", "ns_per_write_stddev", "kernel_stats_exits"] {
+      let index = try #require(header.firstIndex(of: column))
+      #expect(row[index] == "", "\(column) is '\(row[index])'")
+    }
+    #expect(rows.dropFirst().allSatisfy { $0.last == "true" })
+    #expect(!rows.joined().contains { $0 == "null" || $0.lowercased() == "nan" })
+  }
+
   @Test("markdown: well-formed tables (same cell count per line, a separator line) and the headline")
   func markdown() throws {
     let report = Synthetic.report()
