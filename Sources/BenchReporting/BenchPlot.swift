@@ -24,8 +24,9 @@ public func renderBenchSVG(_ report: BenchReport) -> String {
     }
   }
 
-  // Each level in the colour of the line it is judged against (same space, vCPU CPU,
-  // vCPUs and doorbell), grey when no line matches: RAM floor dashed, plain dotted.
+  // Each level in the colour of the one line it is judged against (same space, vCPU
+  // CPU, vCPUs and doorbell), grey when it serves several lines or none: RAM floor
+  // dashed, plain dotted.
   var references: [SVGLineChart.Reference] = []
   for result in report.results where !result.key.mode.usesRing && result.writesPerSec.median.isFinite {
     let key = result.key
@@ -35,13 +36,15 @@ public func renderBenchSVG(_ report: BenchReport) -> String {
     if key.vcpus > 1 { details.append("\(key.vcpus) vCPUs") }
     if key.flushEvery > 0 { details.append("doorbell every \(key.flushEvery)") }
     let name = (plain ? "plain exits" : "RAM floor") + " (" + details.joined(separator: ", ") + ")"
-    let line = seriesKeys.firstIndex {
-      $0.vcpuCPU == key.vcpuCPU && $0.vcpus == key.vcpus && $0.flushEvery == key.flushEvery
-        && (!plain || $0.space == key.space)
+    let lines = seriesKeys.indices.filter {
+      let line = seriesKeys[$0]
+      return line.vcpuCPU == key.vcpuCPU && line.vcpus == key.vcpus && line.flushEvery == key.flushEvery
+        && (!plain || line.space == key.space)
     }
     references.append(
       SVGLineChart.Reference(
-        name: name, y: result.writesPerSec.median, style: plain ? .dotted : .dashed, seriesColour: line))
+        name: name, y: result.writesPerSec.median, style: plain ? .dotted : .dashed,
+        seriesColour: lines.count == 1 ? lines[0] : nil))
   }
 
   let host = report.host

@@ -80,6 +80,7 @@ public struct SVGLineChart: Sendable {
   public var xDomain: ClosedRange<Double>?
   public var series: [Series]
   public var references: [Reference]
+  /// The smallest width; a long legend widens the image rather than squeezing the plot.
   public var width: Int
   public var height: Int
 
@@ -117,6 +118,7 @@ public struct SVGLineChart: Sendable {
   /// The document, starting with the XML declaration.
   public func rendered() -> String {
     let layout = Layout(chart: self)
+    let width = layout.width
     var svg = SVGWriter()
     svg.open(
       "svg",
@@ -128,7 +130,7 @@ public struct SVGLineChart: Sendable {
     svg.element("title", text: title)
     svg.element("desc", text: description)
     svg.element("rect", [("x", "0"), ("y", "0"), ("width", "\(width)"), ("height", "\(height)"), ("fill", "#ffffff")])
-    drawHeading(&svg)
+    drawHeading(&svg, width: width)
     drawAxes(&svg, layout)
     drawReferences(&svg, layout)
     drawSeries(&svg, layout)
@@ -152,7 +154,7 @@ public struct SVGLineChart: Sendable {
     return "\(yLabel) against \(xLabel). " + parts.joined(separator: "; ")
   }
 
-  private func drawHeading(_ svg: inout SVGWriter) {
+  private func drawHeading(_ svg: inout SVGWriter, width: Int) {
     // A heading longer than the image (a long CPU model or kernel release) is squeezed
     // to fit rather than cut off; about 0.58 em per character (DejaVu Sans) is assumed.
     let room = Double(width - 48)
@@ -348,6 +350,8 @@ private struct Layout {
     var left, top, right, bottom: Double
   }
 
+  /// The image's width: the chart's, or more for a long legend.
+  var width: Int
   var plot: Rect
   var scale: SVGLineChart.Scale
   var xMin, xMax: Double
@@ -361,9 +365,10 @@ private struct Layout {
     self.scale = scale
     // The legend's width follows its longest name (about 7 px a character at 12 px).
     let names = chart.series.map(\.name) + chart.references.map(\.name)
-    let legendWidth = min(Double(chart.width) * 0.4, max(120, Double(names.map(\.count).max() ?? 0) * 7 + 60))
+    let legendWidth = max(120, Double(names.map(\.count).max() ?? 0) * 7 + 60)
+    width = max(chart.width, Int((86 + 600 + legendWidth + 16).rounded(.up)))
     let top = 70 + 17 * Double(max(0, chart.subtitles.count - 1))
-    plot = Rect(left: 86, top: top, right: Double(chart.width) - legendWidth - 16, bottom: Double(chart.height) - 64)
+    plot = Rect(left: 86, top: top, right: Double(width) - legendWidth - 16, bottom: Double(chart.height) - 64)
 
     var xs = chart.series.flatMap { $0.points.map(\.x) }
     if let domain = chart.xDomain { xs = [domain.lowerBound, domain.upperBound] }
@@ -412,8 +417,10 @@ private struct Layout {
         ticks.append(power)
         power *= 2
       }
-      // The ends of the data, where they are far enough (a third of a doubling) from a power of two.
-      for end in [xMin, xMax] where ticks.allSatisfy({ abs(log2($0) - log2(end)) > 0.33 }) {
+      // The ends of the data are labelled too (K = 169 is the full ring); a power of two
+      // too close to one for both labels to be read gives way to it.
+      for end in [xMin, xMax] where !ticks.contains(end) {
+        ticks.removeAll { abs(xPosition($0) - xPosition(end)) < 30 }
         ticks.append(end)
       }
       return ticks.sorted()
