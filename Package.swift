@@ -33,6 +33,10 @@ let package = Package(
     // Reports: JSON, tables, CSV, markdown, atomic output files. Foundation-free.
     .target(name: "Reporting"),
 
+    // The bench report: JSON, CSV, markdown, table and SVG plot of a BenchReport, and the
+    // host object every report carries. A library so its renderers can be tested.
+    .target(name: "BenchReporting", dependencies: ["Benchmark", "Reporting", "KVM"]),
+
     // The command line: one file per subcommand, plus reporters.
     .executableTarget(
       name: "cmmio",
@@ -42,6 +46,7 @@ let package = Package(
         "Exerciser",
         "Benchmark",
         "Reporting",
+        "BenchReporting",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
@@ -54,6 +59,9 @@ let package = Package(
     .testTarget(name: "CLITests", dependencies: ["cmmio", "CMMIOTestSupport"]),
     // Depends on the executable so that `swift test` builds the binary `verify`'s tests run.
     .testTarget(name: "ExerciserTests", dependencies: ["Exerciser", "Guest", "KVM", "CMMIOTestSupport", "cmmio"]),
+    .testTarget(name: "BenchmarkTests", dependencies: ["Benchmark", "Guest", "KVM", "CMMIOTestSupport"]),
+    .testTarget(name: "ReportingTests", dependencies: ["Reporting"]),
+    .testTarget(name: "BenchReportingTests", dependencies: ["BenchReporting", "Benchmark", "Reporting", "KVM"]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,55 @@
+/// Numbers for people (tables, markdown, the headline), without Foundation. Scripts
+/// read JSON and CSV, which keep every digit.
+enum Human {
+  /// Shown where a figure is missing or not a number.
+  static let missing = "–"
+
+  /// `value` with exactly `decimals` digits after the point and thousands grouped: 12,345.6.
+  static func fixed(_ value: Double, _ decimals: Int, grouped: Bool = true) -> String {
+    guard value.isFinite else { return missing }
+    var scale: Int64 = 1
+    for _ in 0..<decimals { scale *= 10 }
+    let scaled = (abs(value) * Double(scale)).rounded()
+    guard scaled < 9e18 else { return "\(value)" }
+    let digits = Int64(scaled)
+    var whole = String(digits / scale)
+    if grouped {
+      var out = ""
+      for (i, character) in whole.enumerated() {
+        if i > 0, (whole.count - i) % 3 == 0 { out += "," }
+        out.append(character)
+      }
+      whole = out
+    }
+    var out = (value < 0 && digits != 0 ? "-" : "") + whole
+    if decimals > 0 {
+      let fraction = String(digits % scale)
+      out += "." + String(repeating: "0", count: decimals - fraction.count) + fraction
+    }
+    return out
+  }
+
+  /// A rate or a time: whole numbers from 100 up, one decimal below.
+  static func amount(_ value: Double) -> String {
+    fixed(value, abs(value) >= 100 ? 0 : 1)
+  }
+
+  /// A ratio such as a speedup: 8.9×, 1.19× (two decimals below 2, where they matter).
+  static func times(_ value: Double) -> String {
+    guard value.isFinite else { return missing }
+    return fixed(value, abs(value) >= 2 ? 1 : 2, grouped: false) + "×"
+  }
+
+  /// Three significant digits: 1.00, 0.500, 0.00588; 0 stays 0.
+  static func significant(_ value: Double) -> String {
+    guard value.isFinite else { return missing }
+    if value == 0 { return "0" }
+    var decimals = 2
+    var magnitude = abs(value)
+    while magnitude < 1, decimals < 9 {
+      magnitude *= 10
+      decimals += 1
+    }
+    return fixed(value, decimals, grouped: false)
+  }
+}
