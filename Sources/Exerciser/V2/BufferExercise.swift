@@ -384,7 +384,8 @@ private struct Flow {
     check(
       "close-deregisters", landed.isEmpty,
       landed.isEmpty
-        ? "after munmap and close of every buffer, all \(results.count) probe write(s) exited"
+        ? "after munmap and close of every buffer, all \(results.count) probe write(s) exited (this shows the "
+          + "zones inert; guest writes cannot tell removed zones from ring-less ones)"
         : "after close, probe(s) " + landed.map(\.probe.description).joined(separator: ", ") + " did not exit")
   }
 }

@@ -83,7 +83,7 @@ public enum ProbePlan {
     let base = UInt64(index % 255 + 1)
     var value: UInt64 = 0
     for byte in 0..<UInt64(width) {
-      value |= ((base &+ byte &* 0x40) & 0xFF) << (byte * 8)
+      value |= ((base &+ byte &* 0x21) & 0xFF) << (byte * 8)
     }
     return value
   }

@@ -53,6 +53,13 @@ public struct ProbeResult: Sendable, Equatable {
   public var outcome: Delivery?
   /// For a write found in a v2 buffer ring: that buffer's index.
   public var buffer: Int?
+
+  public init(probe: Probe, write: ExpectedWrite, outcome: Delivery?, buffer: Int? = nil) {
+    self.probe = probe
+    self.write = write
+    self.outcome = outcome
+    self.buffer = buffer
+  }
 }
 
 /// Runs probe writes in batches and accounts for every one of them.
@@ -105,8 +112,8 @@ public enum ProbeRun {
 
   /// Puts what the writer saw and what each v2 ring held into one list in program order,
   /// keeping each source's own order: for each expected write, the head of the direct list or
-  /// of a ring that matches it is taken. When none matches, a head is taken anyway (so the
-  /// accounting reports the mismatch), and whatever is left over is appended at the end (so
+  /// of a ring that matches it is taken. When none matches, a head with the same address and
+  /// kind (else any head) is taken anyway, so the accounting reports the mismatch, and whatever is left over is appended at the end (so
   /// it reports writes nobody made). `buffers[i]` names the ring entry `i` came from.
   public static func merge(
     expected: [ExpectedWrite], direct: [ObservedWrite], rings: [[ObservedWrite]]
@@ -123,7 +130,11 @@ public enum ProbeRun {
     for want in expected {
       let pending = queues.indices.filter { heads[$0] < queues[$0].count }
       guard let first = pending.first else { break }
-      take(pending.first { queues[$0][heads[$0]].matches(want) } ?? first)
+      let exact = pending.first { queues[$0][heads[$0]].matches(want) }
+      let sameTarget = pending.first {
+        queues[$0][heads[$0]].address == want.address && queues[$0][heads[$0]].space == want.space
+      }
+      take(exact ?? sameTarget ?? first)
     }
     for queue in queues.indices {
       while heads[queue] < queues[queue].count { take(queue) }
