@@ -30,6 +30,7 @@ public enum ProbePlan {
   /// addresses), a port write must end at or below port 0x10000.
   public static func unreachability(of probe: Probe, width: UInt32) -> String? {
     let length = UInt64(width)
+    let write = (width == 8 ? "an " : "a ") + "\(width)-byte"
     switch probe.space {
     case .mmio:
       if probe.address < UInt64(GuestLayout.ramSize) {
@@ -37,11 +38,11 @@ public enum ProbePlan {
           + "reaches a device"
       }
       guard probe.address <= 0x1_0000_0000 - length else {
-        return "a \(width)-byte write there does not end below 4 GiB, the most a real-mode guest store addresses"
+        return "\(write) write there does not end at or below 4 GiB, the most a real-mode guest store addresses"
       }
     case .pio:
       guard probe.address <= 0x1_0000 - length else {
-        return "a \(width)-byte port write there does not end at or below port 0x10000"
+        return "\(write) port write there does not end at or below port 0x10000"
       }
     }
     // Defer to the guest layer's own rule too, now that the sum cannot overflow.
