@@ -1,51 +1,17 @@
+import CMMIOTestSupport
 import Foundation
 import Testing
 
-/// The built `cmmio` binary, run as a script would run it.
+/// The built `cmmio` binary (next to the test bundle, or `$CMMIO_BINARY`), run as a script would.
 enum BuiltBinary {
-  /// `cmmio` next to the test bundle (both land in the same `.build/<triple>/<config>` folder),
-  /// else where `swift build --show-bin-path` says, from the package root.
-  static let url: URL? = {
-    let fileManager = FileManager.default
-    let bundle = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-    var candidates = [bundle.deletingLastPathComponent().appendingPathComponent("cmmio")]
-    candidates += Bundle.allBundles.map { $0.bundleURL.deletingLastPathComponent().appendingPathComponent("cmmio") }
-    if let found = candidates.first(where: { fileManager.isExecutableFile(atPath: $0.path) }) { return found }
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-      .deletingLastPathComponent()
-    guard
-      let (status, out, _) = try? run(
-        URL(fileURLWithPath: "/usr/bin/env"), ["swift", "build", "--show-bin-path"], in: root),
-      status == 0
-    else { return nil }
-    let path = URL(fileURLWithPath: out.trimmingCharacters(in: .whitespacesAndNewlines)).appendingPathComponent("cmmio")
-    return fileManager.isExecutableFile(atPath: path.path) ? path : nil
-  }()
-
-  static func run(_ executable: URL, _ arguments: [String], in directory: URL? = nil) throws -> (
-    status: Int32, stdout: String, stderr: String
-  ) {
-    let process = Process()
-    process.executableURL = executable
-    process.arguments = arguments
-    if let directory { process.currentDirectoryURL = directory }
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    let errData = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (
-      process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self)
-    )
-  }
-
-  /// Runs `cmmio` with `arguments`; records an issue if the binary cannot be found.
+  /// Runs `cmmio` with `arguments`; fails the test, saying where it looked, if the binary is not there.
   static func cmmio(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-    let binary = try #require(url, "the cmmio binary was not found next to the tests; run swift build first")
-    return try run(binary, arguments)
+    try #require(
+      FileManager.default.isExecutableFile(atPath: CMMIOBinary.path),
+      "no cmmio binary at \(CMMIOBinary.path): build it with swift build --build-tests")
+    let run = try CMMIOBinary.run(arguments)
+    #expect(!run.crashed, "cmmio \(arguments) crashed: \(run.stderr)")
+    return (run.status, run.stdout, run.stderr)
   }
 }
 

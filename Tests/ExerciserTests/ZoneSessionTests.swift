@@ -1,3 +1,4 @@
+import CMMIOTestSupport
 import Exerciser
 import Guest
 import KVM
