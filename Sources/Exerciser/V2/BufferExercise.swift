@@ -117,7 +117,7 @@ public struct BufferExercise: Sendable {
       let account = try flow.probe(probes: probes, writes: writes, writer: &writer)
       result.probes = account.results
       result.problems += account.problems
-      flow.checkLanding(account.results, placed: placed)
+      flow.checkLanding(account.results)
     }
     flow.checkRegisterUnmapped(zone: zones.first)
     flow.closeAll()
@@ -304,7 +304,7 @@ private struct Flow {
 
   /// Each write inside a registered zone must be in the ring of a buffer holding such a zone;
   /// each write outside every zone must exit.
-  mutating func checkLanding(_ results: [ProbeResult], placed: [(zone: CoalescedZone, buffer: Int)]) {
+  mutating func checkLanding(_ results: [ProbeResult]) {
     var wrong: [String] = []
     var coalesced = 0
     for result in results {
