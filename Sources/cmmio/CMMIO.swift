@@ -18,7 +18,9 @@ struct CMMIO: ParsableCommand {
       3 a required kernel feature is missing; 64 usage error; 130 interrupted.
       """,
     version: "0.1.0",
-    subcommands: [CheckCapCommand.self, VerifyCommand.self]
+    subcommands: [
+      CheckCapCommand.self, RegisterCommand.self, UnregisterCommand.self, CreateBufferCommand.self, VerifyCommand.self,
+    ]
   )
 
   /// Parses, runs, and maps every failure to the documented exit status with one
