@@ -42,3 +42,17 @@ struct GuestRunnerTests {
     #expect(counts.ringEntries == 450)
   }
 }
+
+@Suite("Guest layout")
+struct GuestLayoutTests {
+  @Test("reachability never traps and follows the unreal-mode limits")
+  func reachability() {
+    #expect(!GuestLayout.isReachable(UInt64.max, length: 8, space: .mmio))
+    #expect(!GuestLayout.isReachable(UInt64.max - 1, length: 2, space: .pio))
+    #expect(GuestLayout.isReachable(0x10_0000, length: 8, space: .mmio))
+    #expect(!GuestLayout.isReachable(0x8000, length: 1, space: .mmio))
+    #expect(!GuestLayout.isReachable(0xFFFF_FFFF, length: 2, space: .mmio))
+    #expect(GuestLayout.isReachable(0xFFFF, length: 1, space: .pio))
+    #expect(!GuestLayout.isReachable(0xFFFF, length: 2, space: .pio))
+  }
+}

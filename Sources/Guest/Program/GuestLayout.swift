@@ -24,10 +24,13 @@ public enum GuestLayout {
 
   /// Whether a guest write to `address` in `space` can reach a device at all: MMIO
   /// above RAM and within the 32-bit range an unreal-mode store addresses; any port.
+  /// Never traps: an `address + length` past 2^64 is simply unreachable.
   public static func isReachable(_ address: UInt64, length: UInt64, space: IOSpace) -> Bool {
+    let (end, overflow) = address.addingReportingOverflow(length)
+    guard !overflow else { return false }
     switch space {
-    case .pio: return address + length <= 0x1_0000
-    case .mmio: return address >= UInt64(ramSize) && address + length <= 0x1_0000_0000
+    case .pio: return end <= 0x1_0000
+    case .mmio: return address >= UInt64(ramSize) && end <= 0x1_0000_0000
     }
   }
 }
