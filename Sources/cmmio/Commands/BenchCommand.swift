@@ -146,7 +146,16 @@ struct BenchCommand: ParsableCommand {
     ThreadPinning.unblockInterruptSignals()
     let device = try common.openDevice()
     let host = Host.current()
-    let capacity = try mappingFailures { try RingCapacityProbe.measure(device) }
+    let capacity: Int
+    do { capacity = try RingCapacityProbe.measure(device) } catch {
+      guard ckvm_interrupt_signal() != 0 else { throw CLIFailure(.failure, error.description) }
+      // Interrupted before anything was measured: still a report, marked so.
+      let report = BenchReport(
+        host: host, ringCapacity: 0, configuration: config, results: [], comparisons: [], costModels: [],
+        interrupted: true)
+      try common.emit(renderBench(report, format: common.format))
+      throw CLIFailure(.interrupted, "interrupted before the first run: the report is empty")
+    }
     config.ringSizes = try Self.resolve(sizes, capacity: capacity)
     let plan: BenchPlan
     do { plan = try BenchPlan.make(config, device: device, host: host, ringCapacity: capacity) } catch {
