@@ -114,6 +114,13 @@ public struct BenchPlan: Sendable {
         let names = offline.map(String.init).joined(separator: ",")
         throw .usage("\(option) names CPU \(names), not online here (online: \(host.cpusOnline))")
       }
+      if let allowed = ThreadPinning.allowedCPUs() {
+        let outside = ThreadPinning.offline(list, online: allowed)
+        if !outside.isEmpty {
+          let names = outside.map(String.init).joined(separator: ",")
+          throw .usage("\(option) names CPU \(names), which this process may not use (allowed: \(allowed))")
+        }
+      }
     }
     if config.drainCPUs != nil && config.drain == .exit {
       throw .usage("--drain-cpus applies only to --drain thread or poll: with --drain exit the vCPU threads drain")

@@ -26,6 +26,16 @@ public enum ThreadPinning {
     return list.cpus.filter { !available.contains($0) }
   }
 
+  /// The CPUs this process may run on (`sched_getaffinity` through libnuma), or nil if
+  /// that cannot be read. A CPU can be online yet outside the set (`taskset`, cpusets).
+  public static func allowedCPUs() -> CPUList? {
+    guard let mask = numa_allocate_cpumask() else { return nil }
+    defer { numa_bitmask_free(mask) }
+    guard numa_sched_getaffinity(0, mask) >= 0 else { return nil }
+    let possible = Int(mask.pointee.size)
+    return CPUList((0..<possible).filter { numa_bitmask_isbitset(mask, UInt32($0)) != 0 })
+  }
+
   /// Binds `length` bytes at `base` to NUMA node `node` (`numa_tonode_memory`, an
   /// `mbind(MPOL_BIND)`), so the pages are allocated there when first touched.
   /// Without NUMA support in the kernel there is one node and nothing to do.
