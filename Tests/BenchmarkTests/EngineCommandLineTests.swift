@@ -98,6 +98,25 @@ struct EngineCommandLineTests {
     #expect(run.stdout.isEmpty)
   }
 
+  @Test(
+    "a CPU online but outside the process's affinity (taskset) is a usage error",
+    .enabled(
+      if: FileManager.default.isExecutableFile(atPath: "/usr/bin/taskset")
+        && ProcessInfo.processInfo.activeProcessorCount > 1))
+  func outsideAffinity() throws {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/taskset")
+    process.arguments = ["-c", "0", CMMIOBinary.path, "bench", "--vcpu-cpus", "1", "--writes", "10"]
+    let err = Pipe()
+    process.standardError = err
+    process.standardOutput = FileHandle.nullDevice
+    try process.run()
+    let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 64)
+    #expect(text.contains("may not use"), "stderr: \(text)")
+  }
+
   @Test("--modes coalesced-v2 on a kernel without the v2 API exits 3 and says what the kernel answered")
   func v2() throws {
     let run = try CMMIOBinary.run(["bench", "--modes", "coalesced-v2", "--writes", "10"])
