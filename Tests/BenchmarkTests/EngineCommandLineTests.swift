@@ -14,7 +14,15 @@ private struct SignalledRun {
   }
 }
 
-/// Starts the built `cmmio`, lets it measure for a moment, sends it `signal`, and collects what it wrote.
+/// The `Threads:` count of /proc/PID/status (0 once the process is gone).
+private func threads(of pid: Int32) -> Int {
+  guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return 0 }
+  let line = status.split(separator: "\n").first { $0.hasPrefix("Threads:") }
+  return line.flatMap { Int($0.dropFirst("Threads:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
+}
+
+/// Starts the built `cmmio`, lets it measure for `seconds` once its first benchmark thread is up,
+/// sends it `signal`, and collects what it wrote.
 private func interrupt(_ arguments: [String], after seconds: Double, with signal: Int32) throws -> SignalledRun {
   let process = Process()
   process.executableURL = URL(fileURLWithPath: CMMIOBinary.path)
@@ -31,8 +39,20 @@ private func interrupt(_ arguments: [String], after seconds: Double, with signal
   let group = DispatchGroup()
   DispatchQueue.global().async(group: group) { outData = out.fileHandleForReading.readDataToEndOfFile() }
   DispatchQueue.global().async(group: group) { errData = err.fileHandleForReading.readDataToEndOfFile() }
+  // Wait until a benchmark thread exists (the process starts with one), then let it run a little.
+  let started = Date()
+  while threads(of: process.processIdentifier) < 2 && Date().timeIntervalSince(started) < 20 {
+    Thread.sleep(forTimeInterval: 0.02)
+  }
   Thread.sleep(forTimeInterval: seconds)
   kill(process.processIdentifier, signal)
+  // A signal that does not stop it is a failure, not a hung test run.
+  let signalled = Date()
+  while process.isRunning && Date().timeIntervalSince(signalled) < 20 { Thread.sleep(forTimeInterval: 0.02) }
+  if process.isRunning {
+    Issue.record("cmmio was still running 20 s after the signal")
+    kill(process.processIdentifier, SIGKILL)
+  }
   process.waitUntilExit()
   group.wait()
   return SignalledRun(
@@ -46,7 +66,7 @@ struct EngineCommandLineTests {
   func sigint() throws {
     let run = try interrupt(
       ["bench", "--modes", "plain", "--writes", "500", "--runs", "1000000", "--warmup", "0", "--format", "json"],
-      after: 1.5, with: SIGINT)
+      after: 0.5, with: SIGINT)
     #expect(!run.crashed)
     #expect(run.status == 130, "stderr: \(run.stderr)")
     let json = try #require(run.json, "stdout is not JSON: \(run.stdout.prefix(300))")
@@ -63,7 +83,7 @@ struct EngineCommandLineTests {
     // One run of 4 billion RAM stores never exits to userspace on its own: only the kick ends it.
     let run = try interrupt(
       ["bench", "--modes", "ram", "--writes", "4000000000", "--runs", "1", "--warmup", "0", "--format", "json"],
-      after: 1.5, with: SIGTERM)
+      after: 0.5, with: SIGTERM)
     #expect(run.status == 130, "stderr: \(run.stderr)")
     let json = try #require(run.json)
     #expect(json["interrupted"] as? Bool == true)
