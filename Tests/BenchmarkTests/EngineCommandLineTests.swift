@@ -21,9 +21,12 @@ private func threads(of pid: Int32) -> Int {
   return line.flatMap { Int($0.dropFirst("Threads:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
 }
 
-/// Starts the built `cmmio`, lets it measure for `seconds` once its first benchmark thread is up,
-/// sends it `signal`, and collects what it wrote.
-private func interrupt(_ arguments: [String], after seconds: Double, with signal: Int32) throws -> SignalledRun {
+/// Starts the built `cmmio`; with a `signal`, lets it measure for `seconds` once its first
+/// benchmark thread is up and sends it the signal. Collects what it wrote. A process still
+/// running 20 s after the signal (or, without one, after its start) fails the test and is killed.
+private func interrupt(_ arguments: [String], after seconds: Double = 0, with signal: Int32? = nil) throws
+  -> SignalledRun
+{
   let process = Process()
   process.executableURL = URL(fileURLWithPath: CMMIOBinary.path)
   process.arguments = arguments
@@ -39,18 +42,20 @@ private func interrupt(_ arguments: [String], after seconds: Double, with signal
   let group = DispatchGroup()
   DispatchQueue.global().async(group: group) { outData = out.fileHandleForReading.readDataToEndOfFile() }
   DispatchQueue.global().async(group: group) { errData = err.fileHandleForReading.readDataToEndOfFile() }
-  // Wait until a benchmark thread exists (the process starts with one), then let it run a little.
-  let started = Date()
-  while threads(of: process.processIdentifier) < 2 && Date().timeIntervalSince(started) < 20 {
-    Thread.sleep(forTimeInterval: 0.02)
+  if let signal {
+    // Wait until a benchmark thread exists (the process starts with one), then let it run a little.
+    let started = Date()
+    while threads(of: process.processIdentifier) < 2 && Date().timeIntervalSince(started) < 20 {
+      Thread.sleep(forTimeInterval: 0.02)
+    }
+    Thread.sleep(forTimeInterval: seconds)
+    kill(process.processIdentifier, signal)
   }
-  Thread.sleep(forTimeInterval: seconds)
-  kill(process.processIdentifier, signal)
-  // A signal that does not stop it is a failure, not a hung test run.
+  // A signal or a timeout that does not stop it is a failure, not a hung test run.
   let signalled = Date()
   while process.isRunning && Date().timeIntervalSince(signalled) < 20 { Thread.sleep(forTimeInterval: 0.02) }
   if process.isRunning {
-    Issue.record("cmmio was still running 20 s after the signal")
+    Issue.record("cmmio was still running 20 s after the signal or its start")
     kill(process.processIdentifier, SIGKILL)
   }
   process.waitUntilExit()
@@ -93,7 +98,7 @@ struct EngineCommandLineTests {
 
   @Test("--timeout ends a run that takes too long: exit 1 with a sentence naming it")
   func timeout() throws {
-    let run = try CMMIOBinary.run([
+    let run = try interrupt([
       "bench", "--modes", "ram", "--writes", "4000000000", "--runs", "1", "--warmup", "0", "--timeout", "0.3",
     ])
     #expect(run.status == 1)
