@@ -35,13 +35,13 @@ struct BenchCommand: ParsableCommand {
   @Option(help: ArgumentHelp("Where the guest writes: mmio or pio (port I/O).", valueName: "SPACE"))
   var space = "mmio"
 
-  @Option(help: "Writes per run, per vCPU (1 to 4294967295).")
+  @Option(help: ArgumentHelp("Writes per run, per vCPU (1 to 4294967295).", valueName: "N"))
   var writes = 20_000
 
-  @Option(help: "Runs kept per result.")
+  @Option(help: ArgumentHelp("Runs kept per result.", valueName: "R"))
   var runs = 5
 
-  @Option(help: "Runs discarded before them.")
+  @Option(help: ArgumentHelp("Runs discarded before them.", valueName: "W"))
   var warmup = 1
 
   @Option(
@@ -57,7 +57,7 @@ struct BenchCommand: ParsableCommand {
   @Option(help: ArgumentHelp("Who drains the ring: exit (the vCPU thread), thread, or poll (v2).", valueName: "HOW"))
   var drain = "exit"
 
-  @Option(help: "vCPUs, each writing its own register through the one ring.")
+  @Option(help: ArgumentHelp("vCPUs, each writing its own register through the one ring.", valueName: "N"))
   var vcpus = 1
 
   @Option(
@@ -74,13 +74,13 @@ struct BenchCommand: ParsableCommand {
   @Option(name: .customLong("numa-node"), help: ArgumentHelp("Place guest memory on NUMA node N.", valueName: "N"))
   var numaNode: Int?
 
-  @Flag(inversion: .prefixedNo, help: "Check every write for loss and order (default on).")
+  @Flag(inversion: .prefixedNo, help: "Check every write for loss and order.")
   var verify = true
 
   @Option(help: ArgumentHelp("Also write an SVG plot of writes/s against ring size.", valueName: "FILE.svg"))
   var plot: String?
 
-  @Flag(inversion: .prefixedNo, help: "A progress line on stderr when it is a terminal (default on).")
+  @Flag(inversion: .prefixedNo, help: "A progress line on stderr when it is a terminal.")
   var progress = true
 
   @Option(help: ArgumentHelp("Seconds one run may take before it is stopped (exit 1).", valueName: "SECONDS"))
