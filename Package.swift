@@ -10,7 +10,8 @@ let package = Package(
     .library(name: "KVM", targets: ["KVM"]),
   ],
   dependencies: [
-    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
   ],
   targets: [
     // C shims: non-variadic ioctl wrappers, request numbers, constants newer than the 6.1 headers.
@@ -28,7 +29,10 @@ let package = Package(
     .target(name: "Exerciser", dependencies: ["KVM", "Guest"]),
 
     // The benchmark: configuration, workloads, drain strategies, pinning, statistics, results.
-    .target(name: "Benchmark", dependencies: ["KVM", "Guest", "CKVM", "CNuma"]),
+    .target(
+      name: "Benchmark",
+      dependencies: ["KVM", "Guest", "CKVM", "CNuma", .product(name: "Histogram", package: "hdrhistogram-swift")]
+    ),
 
     // Reports: JSON, tables, CSV, markdown, atomic output files. Foundation-free.
     .target(name: "Reporting"),
@@ -59,7 +63,8 @@ let package = Package(
     .testTarget(name: "CLITests", dependencies: ["cmmio", "CMMIOTestSupport"]),
     // Depends on the executable so that `swift test` builds the binary `verify`'s tests run.
     .testTarget(name: "ExerciserTests", dependencies: ["Exerciser", "Guest", "KVM", "CMMIOTestSupport", "cmmio"]),
-    .testTarget(name: "BenchmarkTests", dependencies: ["Benchmark", "Guest", "KVM", "CMMIOTestSupport"]),
+    // Depends on the executable for the bench engine's tests of the built binary (SIGINT, exit statuses).
+    .testTarget(name: "BenchmarkTests", dependencies: ["Benchmark", "Guest", "KVM", "CMMIOTestSupport", "cmmio"]),
     .testTarget(name: "ReportingTests", dependencies: ["Reporting"]),
     .testTarget(name: "BenchReportingTests", dependencies: ["BenchReporting", "Benchmark", "Reporting", "KVM"]),
   ],

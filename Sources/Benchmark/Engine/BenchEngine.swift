@@ -1,0 +1,356 @@
+import CKVM
+import Guest
+import KVM
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#endif
+
+/// Where the engine is, for a progress line: sent before each run starts.
+public struct BenchProgress: Sendable {
+  public var caseIndex: Int
+  public var caseCount: Int
+  public var label: String
+  /// 1-based, counting warm-up runs first.
+  public var run: Int
+  public var warmup: Int
+  public var runs: Int
+  /// Runs finished so far over all cases, and runs in all.
+  public var runsDone: Int
+  public var runsTotal: Int
+  /// Nanoseconds since the engine started.
+  public var elapsedNs: UInt64
+
+  /// Whether this run is a discarded warm-up run.
+  public var isWarmup: Bool { run <= warmup }
+}
+
+/// What the engine measured, and why it stopped if it did not finish.
+public struct BenchOutcome: Sendable {
+  public var results: [BenchResult]
+  /// SIGINT or SIGTERM ended it early (the signal number).
+  public var interruptedBy: Int32?
+  /// A run failed (an ioctl, an unexpected exit, a timeout): what was measured before is kept.
+  public var failure: BenchFailure?
+
+  public init(results: [BenchResult], interruptedBy: Int32? = nil, failure: BenchFailure? = nil) {
+    self.results = results
+    self.interruptedBy = interruptedBy
+    self.failure = failure
+  }
+}
+
+/// Runs every case of a plan: `--warmup` discarded runs, then `--runs` kept ones.
+///
+/// Each case gets its own VM: RAM on `--numa-node` if asked, one copy of the loop per
+/// vCPU, the zone (ring modes), one vCPU thread each (pinned if asked) and, for the
+/// `thread` drain, a drainer thread. Each run resets the vCPUs to the loop's start,
+/// starts every thread from one barrier, and measures wall time from the first vCPU's
+/// start to the last vCPU's `hlt`, the exits, each `KVM_RUN`'s round trip, the vCPUs'
+/// binary stats before and after, and every write.
+public final class BenchEngine {
+  public let plan: BenchPlan
+  public let device: KVMDevice
+  /// Called before each run, on the calling thread.
+  public var progress: ((BenchProgress) -> Void)?
+  /// Tests only: added to the value the verifier expects first, to show it can fail.
+  var expectationSkew: Int64 = 0
+
+  public init(plan: BenchPlan, device: KVMDevice) {
+    self.plan = plan
+    self.device = device
+  }
+
+  /// Measures every case in turn. It stops early when `ckvm_interrupt_signal()` reports
+  /// SIGINT or SIGTERM: a caller that wants that installs `ckvm_install_interrupt_handlers`
+  /// and leaves the signals unblocked on the calling thread (the command line does).
+  public func run() -> BenchOutcome {
+    KickSignal.install()
+    let config = plan.configuration
+    let started = Clock.monotonicNanoseconds()
+    let runsPerCase = config.warmup + config.runs
+    var outcome = BenchOutcome(results: [], interruptedBy: nil, failure: nil)
+    for (caseIndex, benchCase) in plan.cases.enumerated() {
+      if let signal = pendingSignal() {
+        outcome.interruptedBy = signal
+        break
+      }
+      let setup: CaseSetup
+      do { setup = try CaseSetup(benchCase, configuration: config, device: device, skew: expectationSkew) } catch {
+        outcome.failure = error
+        break
+      }
+      var kept = CaseTally(statCount: setup.statNames.count)
+      for run in 1...runsPerCase {
+        progress?(
+          BenchProgress(
+            caseIndex: caseIndex + 1, caseCount: plan.cases.count, label: benchCase.label, run: run,
+            warmup: config.warmup, runs: config.runs, runsDone: caseIndex * runsPerCase + run - 1,
+            runsTotal: plan.cases.count * runsPerCase, elapsedNs: Clock.monotonicNanoseconds() &- started))
+        let measured = setup.runOnce(timeout: config.timeout, what: "run \(run) of \(benchCase.label)")
+        switch measured {
+        case .success(let measurement):
+          if run > config.warmup { kept.add(measurement) }
+        case .failure(.interrupted(let signal)):
+          outcome.interruptedBy = signal
+        case .failure(.failed(let failure)):
+          outcome.failure = failure
+        }
+        if outcome.interruptedBy != nil || outcome.failure != nil { break }
+      }
+      if kept.runs > 0 { outcome.results.append(setup.result(from: kept)) }
+      if outcome.interruptedBy != nil || outcome.failure != nil { break }
+    }
+    return outcome
+  }
+
+  private func pendingSignal() -> Int32? {
+    let signal = ckvm_interrupt_signal()
+    return signal != 0 ? signal : nil
+  }
+}
+
+/// Why a run did not complete.
+enum RunStop: Error, Sendable {
+  case interrupted(Int32)
+  case failed(BenchFailure)
+}
+
+/// What one kept run measured (all vCPUs together).
+struct RunMeasurement: Sendable {
+  var wallNs: UInt64
+  var writeExits: Int
+  var readExits: Int
+  var kvmRuns: Int
+  var ringEntries: Int
+  var verification: Verification
+  /// Per selected kernel counter, summed over vCPUs.
+  var statDeltas: [UInt64]
+  var latency: RunLatency
+  var observedVCPUCPUs: [Int]
+  var observedDrainCPU: Int?
+
+  var userspaceExits: Int { writeExits + readExits }
+}
+
+/// One case's VM, vCPUs, zone and stats files, reused by each of its runs.
+final class CaseSetup {
+  let benchCase: BenchCase
+  let configuration: BenchConfiguration
+  let placement: GuestPlacement
+  let machine: GuestMachine
+  let vcpus: [VCPU]
+  let drain: DrainCoordinator
+  /// Per vCPU, when the kernel offers `KVM_GET_STATS_FD`.
+  let stats: [StatsFile]
+  /// Indexes (into the stats descriptors) of the counters reported: cumulative single values.
+  let statIndexes: [Int]
+  let statNames: [String]
+
+  init(_ benchCase: BenchCase, configuration: BenchConfiguration, device: KVMDevice, skew: Int64) throws(BenchFailure) {
+    self.benchCase = benchCase
+    self.configuration = configuration
+    let key = benchCase.key
+    placement = GuestPlacement(
+      mode: key.mode, space: key.space, vcpus: key.vcpus, writes: configuration.writes,
+      flushEvery: configuration.flushEvery)
+    do {
+      machine = try GuestMachine(device: device)
+      if let node = configuration.numaNode {
+        // Before anything touches the pages, so they are allocated on the node.
+        ThreadPinning.placeMemory(machine.memory.mapping.base, length: machine.memory.size, onNode: node)
+      }
+      var created: [VCPU] = []
+      for index in 0..<key.vcpus {
+        machine.load(placement.program(ofVCPU: index))
+        created.append(try machine.addVCPU(entry: placement.origin(ofVCPU: index)))
+      }
+      vcpus = created
+      if key.mode.usesRing { try machine.vm.register(placement.zone) }
+    } catch {
+      throw .system(error)
+    }
+    let firstValue = UInt64(Int64(configuration.writes) + skew)
+    drain = DrainCoordinator(
+      ring: key.mode.usesRing ? vcpus.first?.ring : nil, ringSize: key.ringSize, base: placement.base,
+      stride: GuestPlacement.registerStride, vcpus: key.vcpus, space: key.space, firstValue: firstValue,
+      expectsWrites: key.mode != .ram, enabled: configuration.verify)
+    let files = vcpus.compactMap { try? $0.statistics() }
+    stats = files.count == vcpus.count ? files : []
+    let descriptors = stats.first?.descriptors ?? []
+    statIndexes = descriptors.indices.filter { descriptors[$0].type == 0 && descriptors[$0].count == 1 }
+    statNames = statIndexes.map { descriptors[$0].name }
+  }
+
+  /// One run: reset, start every thread together, wait (kicking them on SIGINT, SIGTERM or
+  /// the timeout), then collect.
+  func runOnce(timeout: Double?, what: String) -> Result<RunMeasurement, RunStop> {
+    do {
+      for (index, vcpu) in vcpus.enumerated() {
+        vcpu.setImmediateExit(false)
+        try vcpu.enterUnrealMode(entry: placement.origin(ofVCPU: index))
+      }
+    } catch {
+      return .failure(.failed(.system(error)))
+    }
+    if benchCase.key.mode == .ram {
+      for index in 0..<vcpus.count { machine.memory.write([0, 0, 0, 0], at: placement.register(ofVCPU: index)) }
+    }
+    do { try drain.prepareRun() } catch { return .failure(.failed(.corruption(error))) }
+    let before: [StatsSnapshot]
+    do { before = try stats.map { file throws(SystemCallError) in try file.snapshot() } } catch {
+      return .failure(.failed(.system(error)))
+    }
+
+    let workers = vcpus.enumerated().map { VCPUWorker(vcpu: $1, index: $0, cpu: benchCase.vcpuCPUs[$0]) }
+    let drainer = benchCase.hasDrainer ? DrainerWorker(cpu: benchCase.drainCPU) : nil
+    let control: RunControl
+    do { control = try RunControl() } catch { return .failure(.failed(.system(error))) }
+    let drain = self.drain
+    let vcpuCount = vcpus.count
+    var threads: [BenchThread] = []
+    var drainerThread: BenchThread?
+    var startFailure: SystemCallError?
+    do {
+      for worker in workers {
+        threads.append(try BenchThread { worker.run(control: control, drain: drain) })
+      }
+      if let drainer {
+        drainerThread = try BenchThread { drainer.run(control: control, drain: drain, vcpus: vcpuCount) }
+      }
+    } catch {
+      // Release the threads that did start; they see the stop and end without running.
+      startFailure = error
+      control.requestStop(.failed)
+    }
+    control.openGate(whenArrived: threads.count + (drainerThread == nil ? 0 : 1))
+    if let startFailure {
+      for thread in threads { thread.join() }
+      drainerThread?.join()
+      return .failure(.failed(.system(startFailure)))
+    }
+
+    supervise(control: control, threads: threads, workers: workers, timeout: timeout)
+    for thread in threads { thread.join() }
+    drainerThread?.join()
+
+    switch control.stopReason {
+    case .interrupted: return .failure(.interrupted(ckvm_interrupt_signal()))
+    case .timedOut: return .failure(.failed(.timedOut(seconds: timeout ?? 0, what: what)))
+    case .failed, .none: break
+    }
+    if let failure = workers.lazy.compactMap(\.record.failure).first ?? drainer?.failure {
+      return .failure(.failed(failure))
+    }
+    return .success(collect(workers: workers, drainer: drainer, before: before))
+  }
+
+  /// The coordinating thread: sleeps until every vCPU thread ended; on a signal or the
+  /// deadline, stops the run and kicks each vCPU out of `KVM_RUN` (again every 100 ms
+  /// until it leaves).
+  private func supervise(control: RunControl, threads: [BenchThread], workers: [VCPUWorker], timeout: Double?) {
+    let deadline = timeout.map { Clock.monotonicNanoseconds() &+ UInt64($0 * 1e9) }
+    while control.finishedVCPUs < workers.count {
+      if ckvm_interrupt_signal() != 0 { control.requestStop(.interrupted) }
+      var wait: Int32 = 100
+      if let deadline {
+        let now = Clock.monotonicNanoseconds()
+        if now >= deadline {
+          control.requestStop(.timedOut)
+        } else {
+          wait = Int32(min(100, (deadline - now) / 1_000_000 + 1))
+        }
+      }
+      if control.stopReason != .none {
+        for (worker, thread) in zip(workers, threads) {
+          worker.vcpu.setImmediateExit(true)
+          thread.kick()
+        }
+      }
+      control.sleep(milliseconds: wait)
+    }
+  }
+
+  private func collect(workers: [VCPUWorker], drainer: DrainerWorker?, before: [StatsSnapshot]) -> RunMeasurement {
+    if benchCase.key.mode == .ram {
+      // Nothing reaches userspace in the floor: check each loop's last store, the value 1, in RAM.
+      for index in 0..<vcpus.count where machine.memory.load(UInt32.self, at: placement.register(ofVCPU: index)) != 1 {
+        drain.recordMismatch()
+      }
+    }
+    let finished = drain.finishRun()
+    var deltas = [UInt64](repeating: 0, count: statIndexes.count)
+    if let after = try? stats.map({ file throws(SystemCallError) in try file.snapshot() }) {
+      for (vcpu, snapshot) in after.enumerated() {
+        for (slot, index) in statIndexes.enumerated() {
+          deltas[slot] &+= snapshot.values[index] &- before[vcpu].values[index]
+        }
+      }
+    }
+    var latency = RunLatency()
+    for worker in workers { latency.add(worker.record.latency) }
+    let start = workers.map(\.record.start).min() ?? 0
+    let end = workers.map(\.record.end).max() ?? 0
+    return RunMeasurement(
+      wallNs: end &- start,
+      writeExits: workers.reduce(0) { $0 + $1.record.writeExits },
+      readExits: workers.reduce(0) { $0 + $1.record.readExits },
+      kvmRuns: workers.reduce(0) { $0 + $1.record.kvmRuns },
+      ringEntries: finished.ringEntries,
+      verification: finished.verification,
+      statDeltas: deltas,
+      latency: latency,
+      observedVCPUCPUs: workers.map(\.record.observedCPU),
+      observedDrainCPU: drainer?.observedCPU)
+  }
+
+  /// The result over the kept runs.
+  func result(from tally: CaseTally) -> BenchResult {
+    let writes = Int(configuration.writes) * benchCase.key.vcpus
+    let seconds = tally.wallNs.map { max(Double($0), 1) / 1e9 }
+    let writesPerSec = seconds.map { Double(writes) / $0 }
+    let nsPerWrite = seconds.map { $0 * 1e9 / Double(writes) }
+    let runs = Double(tally.runs)
+    let kernelStats = statNames.enumerated().map { slot, name in (name: name, value: tally.statSums[slot] / runs) }
+    return BenchResult(
+      key: benchCase.key, writes: writes, runs: tally.runs, writesPerSec: Summary(samples: writesPerSec),
+      nsPerWrite: Summary(samples: nsPerWrite),
+      userspaceExitsPerWrite: Double(tally.userspaceExits) / (Double(writes) * runs),
+      exitsPerSec: tally.exitsPerSecSum / runs, kvmRunNs: tally.latency.summary, kernelStats: kernelStats,
+      verification: configuration.verify ? tally.verification : nil, observedVCPUCPUs: tally.observedVCPUCPUs,
+      observedDrainCPU: tally.observedDrainCPU)
+  }
+}
+
+/// The kept runs of one case, folded as they come: a few words per run (its wall time), so
+/// even millions of runs cost little memory; round trips merge into one histogram.
+struct CaseTally {
+  private(set) var runs = 0
+  private(set) var wallNs: [UInt64] = []
+  private(set) var userspaceExits = 0
+  private(set) var exitsPerSecSum = 0.0
+  private(set) var statSums: [Double]
+  private(set) var latency = RunLatency()
+  private(set) var verification = Verification(entries: 0, lost: 0, outOfOrder: 0)
+  /// From the last kept run.
+  private(set) var observedVCPUCPUs: [Int] = []
+  private(set) var observedDrainCPU: Int?
+
+  init(statCount: Int) { statSums = Array(repeating: 0, count: statCount) }
+
+  mutating func add(_ run: RunMeasurement) {
+    runs += 1
+    wallNs.append(run.wallNs)
+    userspaceExits += run.userspaceExits
+    exitsPerSecSum += Double(run.userspaceExits) / (max(Double(run.wallNs), 1) / 1e9)
+    for slot in statSums.indices where slot < run.statDeltas.count { statSums[slot] += Double(run.statDeltas[slot]) }
+    latency.add(run.latency)
+    verification = Verification(
+      entries: verification.entries + run.verification.entries, lost: verification.lost + run.verification.lost,
+      outOfOrder: verification.outOfOrder + run.verification.outOfOrder)
+    observedVCPUCPUs = run.observedVCPUCPUs
+    observedDrainCPU = run.observedDrainCPU
+  }
+}

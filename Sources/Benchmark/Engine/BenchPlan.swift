@@ -1,0 +1,223 @@
+import CKVM
+import Guest
+import KVM
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#endif
+
+/// Why a bench cannot start, classified as the command line's exit statuses need.
+public enum BenchSetupError: Error, Sendable, Equatable, CustomStringConvertible {
+  /// A value out of range for this host or kernel (exit 64).
+  case usage(String)
+  /// A kernel feature the options ask for is missing (exit 3).
+  case featureMissing(String)
+  /// Setting up failed (exit 1).
+  case failure(String)
+
+  public var description: String {
+    switch self {
+    case .usage(let text), .featureMissing(let text), .failure(let text): return text
+    }
+  }
+}
+
+/// One result to measure: its key, and where each thread is pinned.
+public struct BenchCase: Sendable, Equatable {
+  public var key: CaseKey
+  /// Per vCPU: the CPU its thread is pinned to, or nil.
+  public var vcpuCPUs: [Int?]
+  /// The drainer's CPU (`thread` drain of a ring mode), or nil.
+  public var drainCPU: Int?
+  /// Whether a drainer thread runs.
+  public var hasDrainer: Bool
+
+  /// One line naming the case, for progress and messages.
+  public var label: String {
+    var text = "\(key.mode.rawValue) \(key.space)"
+    if let size = key.ringSize { text += " K=\(size)" }
+    if key.mode.usesRing { text += " drain \(key.drain.rawValue)" }
+    if key.vcpus > 1 { text += " \(key.vcpus) vCPUs" }
+    if let cpu = key.vcpuCPU { text += " on CPU \(cpu)" }
+    if let cpu = drainCPU { text += ", drainer on CPU \(cpu)" }
+    return text
+  }
+}
+
+/// A configuration checked against this host and kernel, and expanded into cases.
+public struct BenchPlan: Sendable {
+  public let configuration: BenchConfiguration
+  public let cases: [BenchCase]
+  /// Ring entries the kernel coalesced before a write exited, measured (169 on 4 KiB pages
+  /// since 6.12; fewer on kernels with the half-ring bug); 0 without `KVM_CAP_COALESCED_MMIO`.
+  public let ringCapacity: Int
+
+  /// The most vCPUs a VM may have here: `KVM_CAP_MAX_VCPUS` (66), else `KVM_CAP_NR_VCPUS` (9),
+  /// bounded by the guest layout.
+  public static func maximumVCPUs(_ device: KVMDevice) -> Int {
+    let kernel = (try? device.checkExtension(66)).map(Int.init) ?? 0
+    let fallback = (try? device.checkExtension(9)).map(Int.init) ?? 1
+    return min(kernel > 0 ? kernel : max(fallback, 1), GuestPlacement.maximumVCPUs)
+  }
+
+  /// Checks `configuration` and lays out its cases. `configuration.ringSizes` must already be
+  /// concrete (empty means the measured capacity).
+  public static func make(
+    _ configuration: BenchConfiguration, device: KVMDevice, host: Host, ringCapacity: Int
+  ) throws(BenchSetupError) -> BenchPlan {
+    var config = configuration
+    try checkRanges(config, device: device, host: host)
+    let usesRing = config.modes.contains { $0.usesRing }
+    if config.modes.contains(.coalescedV2) || config.drain == .poll {
+      if config.drain == .poll && !config.modes.contains(.coalescedV2) {
+        throw .usage("--drain poll applies only to --modes coalesced-v2 (poll() waits on a v2 buffer fd)")
+      }
+      try requireV2(device)
+    }
+    if usesRing {
+      guard ringCapacity > 0 else {
+        throw .featureMissing("--modes coalesced needs KVM_CAP_COALESCED_MMIO, which this kernel does not offer")
+      }
+      if config.space == .pio {
+        let pio = (try? device.checkExtension(Capability.coalescedPIO.rawValue)) ?? 0
+        guard pio > 0 else {
+          throw .featureMissing("--space pio with coalesced modes needs KVM_CAP_COALESCED_PIO, which this kernel lacks")
+        }
+      }
+      if config.ringSizes.isEmpty { config.ringSizes = [UInt32(ringCapacity)] }
+      for size in config.ringSizes where size < 1 || Int(size) > ringCapacity {
+        throw .usage("ring size \(size) is out of range: this kernel's ring takes 1 to \(ringCapacity) entries")
+      }
+    }
+    return BenchPlan(configuration: config, cases: expand(config), ringCapacity: ringCapacity)
+  }
+
+  private static func checkRanges(_ config: BenchConfiguration, device: KVMDevice, host: Host) throws(BenchSetupError) {
+    guard !config.modes.isEmpty else { throw .usage("--modes needs at least one mode") }
+    guard config.writes >= 1 else { throw .usage("--writes must be at least 1") }
+    guard config.runs >= 1 else { throw .usage("--runs must be at least 1") }
+    guard config.warmup >= 0 else { throw .usage("--warmup must be 0 or more") }
+    let limit = maximumVCPUs(device)
+    guard config.vcpus >= 1 && config.vcpus <= limit else {
+      throw .usage(
+        "--vcpus \(config.vcpus) is out of range: 1 to \(limit) here (KVM_CAP_MAX_VCPUS and the guest layout)")
+    }
+    if let timeout = config.timeout, !(timeout > 0 && timeout.isFinite) {
+      throw .usage("--timeout must be a positive number of seconds")
+    }
+    for (option, list) in [("--vcpu-cpus", config.vcpuCPUs), ("--drain-cpus", config.drainCPUs)] {
+      guard let list else { continue }
+      let offline = ThreadPinning.offline(list, online: host.cpusOnline)
+      if !offline.isEmpty {
+        let names = offline.map(String.init).joined(separator: ",")
+        throw .usage("\(option) names CPU \(names), not online here (online: \(host.cpusOnline))")
+      }
+      if let allowed = ThreadPinning.allowedCPUs() {
+        let outside = ThreadPinning.offline(list, online: allowed)
+        if !outside.isEmpty {
+          let names = outside.map(String.init).joined(separator: ",")
+          throw .usage("\(option) names CPU \(names), which this process may not use (allowed: \(allowed))")
+        }
+      }
+    }
+    if config.drainCPUs != nil && config.drain == .exit {
+      throw .usage("--drain-cpus applies only to --drain thread or poll: with --drain exit the vCPU threads drain")
+    }
+    if let node = config.numaNode, !host.numaNodes.contains(where: { $0.node == node }) {
+      let nodes = host.numaNodes.map { String($0.node) }.joined(separator: ",")
+      throw .usage("--numa-node \(node) does not exist here (nodes: \(nodes))")
+    }
+  }
+
+  private static func requireV2(_ device: KVMDevice) throws(BenchSetupError) {
+    let vm: VirtualMachine
+    do { vm = try device.createVM() } catch { throw .failure(error.description) }
+    let probe = MMIO2Probe.run(on: vm)
+    guard probe.supported else {
+      throw .featureMissing(
+        "--modes coalesced-v2 needs the proposed v2 coalesced MMIO API: \(MMIO2Probe.attempt) answered \(probe.answer)")
+    }
+    // The v2 buffer is present (a patched kernel): its measurement is not written yet.
+    throw .failure("this kernel has the v2 API, but cmmio bench does not measure coalesced-v2 buffers yet")
+  }
+
+  /// Every result, in the order they are measured: per vCPU placement, each mode, each ring size,
+  /// each drainer CPU. `ram` first in each group, so the floor is measured before what is compared with it.
+  static func expand(_ config: BenchConfiguration) -> [BenchCase] {
+    var placements: [[Int?]] = []
+    if let list = config.vcpuCPUs {
+      if config.vcpus == 1 {
+        placements = list.cpus.map { [$0] }
+      } else {
+        // Several vCPUs: spread over the list round-robin; one result.
+        placements = [(0..<config.vcpus).map { list.cpus[$0 % list.cpus.count] }]
+      }
+    } else {
+      placements = [Array(repeating: nil, count: config.vcpus)]
+    }
+    let drainers: [Int?] = config.drain == .exit ? [nil] : (config.drainCPUs?.cpus.map { $0 } ?? [nil])
+    var cases: [BenchCase] = []
+    for placement in placements {
+      let vcpuCPU = placement.first ?? nil
+      let node = config.numaNode ?? vcpuCPU.flatMap { Host.node(ofCPU: $0) }
+      for mode in config.modes {
+        if mode.usesRing {
+          for size in config.ringSizes {
+            for drainCPU in drainers {
+              let key = CaseKey(
+                mode: mode, space: config.space, ringSize: size, flushEvery: config.flushEvery, drain: config.drain,
+                vcpus: config.vcpus, vcpuCPU: vcpuCPU, drainCPU: drainCPU, numaNode: node)
+              cases.append(
+                BenchCase(key: key, vcpuCPUs: placement, drainCPU: drainCPU, hasDrainer: config.drain != .exit))
+            }
+          }
+        } else {
+          let key = CaseKey(
+            mode: mode, space: config.space, ringSize: nil, flushEvery: config.flushEvery, drain: config.drain,
+            vcpus: config.vcpus, vcpuCPU: vcpuCPU, drainCPU: nil, numaNode: node)
+          cases.append(BenchCase(key: key, vcpuCPUs: placement, drainCPU: nil, hasDrainer: false))
+        }
+      }
+    }
+    return cases
+  }
+}
+
+/// Measures the ring's real capacity: how many writes the kernel coalesces into an empty
+/// ring before one exits (kernels before 6.12 could refuse at about half).
+public enum RingCapacityProbe {
+  /// 0 when the kernel has no `KVM_CAP_COALESCED_MMIO`.
+  public static func measure(_ device: KVMDevice) throws(SystemCallError) -> Int {
+    let machine = try GuestMachine(device: device)
+    guard try machine.vm.ringPageOffset() > 0 else { return 0 }
+    let address = GuestLayout.mmioDevice
+    try machine.vm.register(CoalescedZone(address: address, size: 8))
+    let vcpu = try machine.addVCPU()
+    guard let ring = vcpu.ring else { return 0 }
+    // One more write than the ring could ever take, so one of them must exit.
+    let workload = GuestWorkload(target: .device(.mmio, address), writes: ring.capacity)
+    machine.load(workload.program())
+    try vcpu.enterUnrealMode(entry: GuestLayout.codeAddress)
+    var coalesced = 0
+    var cursor: RingCursor
+    do { cursor = try RingCursor(ring: ring) } catch { return 0 }
+    while true {
+      let exit = try vcpu.run()
+      switch exit {
+      case .mmio(_, _, true, _):
+        // The first write the kernel refused: everything before it is in the ring.
+        do { coalesced = try cursor.drain { _ in } } catch { return 0 }
+        return coalesced
+      case .interrupted:
+        // SIGINT or SIGTERM during the probe: give up on it; the caller sees the signal.
+        if ckvm_interrupt_signal() != 0 { throw SystemCallError(operation: "KVM_RUN", code: EINTR) }
+      default:
+        // hlt without a refusal: every write fitted (only if capacity were larger than MAX − 1).
+        do { coalesced = try cursor.drain { _ in } } catch { return 0 }
+        return coalesced
+      }
+    }
+  }
+}

@@ -1,0 +1,206 @@
+import CKVM
+import Guest
+import KVM
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#endif
+
+/// Why a run failed (exit status 1 at the command line).
+public enum BenchFailure: Error, Sendable, Equatable, CustomStringConvertible {
+  /// An ioctl or system call failed (`KVM_RUN`, `KVM_SET_REGS`, `pthread_create`, …).
+  case system(SystemCallError)
+  case corruption(RingCorruption)
+  /// An exit the benchmark guest never causes, with the vCPU and its `rip`.
+  case unexpectedExit(vcpu: Int, exit: String, rip: UInt64)
+  /// A thread could not be pinned to a CPU (`pthread_setaffinity_np`'s error).
+  case pinning(cpu: Int, code: Int32)
+  /// `--timeout` passed before every guest halted.
+  case timedOut(seconds: Double, what: String)
+
+  public var description: String {
+    switch self {
+    case .system(let error): return error.description
+    case .corruption(let error): return error.description
+    case .unexpectedExit(let vcpu, let exit, let rip):
+      return "vCPU \(vcpu)'s guest stopped with \(exit) at rip 0x\(String(rip, radix: 16))"
+    case .pinning(let cpu, let code):
+      return "pinning a thread to CPU \(cpu) failed: \(Errno.name(code)) (\(Errno.text(code)))"
+    case .timedOut(let seconds, let what):
+      return "\(what) did not finish within \(JSONNumber.format(seconds)) seconds (--timeout)"
+    }
+  }
+}
+
+/// What one vCPU thread measured in one run.
+struct VCPURunRecord: Sendable {
+  /// Monotonic ns when the thread left the start barrier and when its loop ended.
+  var start: UInt64 = 0
+  var end: UInt64 = 0
+  var writeExits = 0
+  var readExits = 0
+  var kvmRuns = 0
+  var observedCPU = -1
+  var halted = false
+  var failure: BenchFailure?
+  var latency = RunLatency()
+}
+
+/// One vCPU's thread body: the benchmark's `KVM_RUN` loop.
+///
+/// The loop is written for the measurement rather than reuse (the general
+/// `GuestRunner` decodes every exit into an enum and calls a closure per write):
+/// between two `KVM_RUN`s it reads `kvm_run` in place, records the round trip in a
+/// preallocated histogram, and hands the exit's write to the `DrainCoordinator`,
+/// which drains the ring and checks each write against its vCPU's expected value.
+/// Nothing on this path allocates.
+final class VCPUWorker: @unchecked Sendable {
+  let vcpu: VCPU
+  let index: Int
+  /// CPU to pin the thread to, if any.
+  let cpu: Int?
+  /// The doorbell register a `--flush-every` loop reads.
+  let doorbell: UInt64
+  /// Written by the worker's thread, read after it is joined.
+  var record = VCPURunRecord()
+
+  init(vcpu: VCPU, index: Int, cpu: Int?) {
+    self.vcpu = vcpu
+    self.index = index
+    self.cpu = cpu
+    self.doorbell = GuestLayout.mmioDoorbell
+  }
+
+  /// Runs on the vCPU's own thread.
+  func run(control: RunControl, drain: DrainCoordinator) {
+    ThreadPinning.prepareBenchThreadSignals()
+    var result = VCPURunRecord()
+    if let cpu {
+      let code = ThreadPinning.pinCurrentThread(to: cpu)
+      if code != 0 { result.failure = .pinning(cpu: cpu, code: code) }
+    }
+    control.waitAtStart()
+    if result.failure != nil {
+      control.requestStop(.failed)
+    } else if control.stopReason == .none {
+      loop(control: control, drain: drain, into: &result)
+    }
+    record = result
+    control.vcpuFinished()
+  }
+
+  private func loop(control: RunControl, drain: DrainCoordinator, into result: inout VCPURunRecord) {
+    let fd = vcpu.descriptor.rawValue
+    let run = vcpu.runState
+    let doorbell = self.doorbell
+    var latency = RunLatency()
+    var writeExits = 0
+    var readExits = 0
+    var kvmRuns = 0
+    var halted = false
+    var failure: BenchFailure?
+    result.observedCPU = ThreadPinning.currentCPU()
+    let start = Clock.monotonicNanoseconds()
+    loop: while true {
+      let before = Clock.monotonicNanoseconds()
+      let status = ckvm_ioctl_int(fd, CKVM_RUN, 0)
+      let after = Clock.monotonicNanoseconds()
+      if status != 0 {
+        let code = errno
+        if code == EINTR || code == EAGAIN {
+          // A kick: leave if the run is being stopped, else go straight back in.
+          if control.stopReason != .none { break loop }
+          continue
+        }
+        failure = .system(SystemCallError(operation: "KVM_RUN", code: code))
+        break loop
+      }
+      kvmRuns &+= 1
+      latency.record(after &- before)
+      switch Int32(run.pointee.exit_reason) {
+      case KVM_EXIT_MMIO:
+        let mmio = run.pointee.mmio
+        if mmio.is_write != 0 {
+          writeExits &+= 1
+          let raw = withUnsafeBytes(of: mmio.data) { $0.loadUnaligned(as: UInt64.self) }
+          drain.drainAtExit(
+            address: mmio.phys_addr, length: mmio.len, space: .mmio,
+            data: maskToLength(UInt64(littleEndian: raw), mmio.len),
+            isWrite: true)
+        } else if mmio.phys_addr == doorbell {
+          // The flush: a read of a non-coalesced register; the device answers whatever is there.
+          readExits &+= 1
+          drain.drainAtExit()
+        } else {
+          failure = unexpected("KVM_EXIT_MMIO read of 0x\(String(mmio.phys_addr, radix: 16))")
+          break loop
+        }
+      case KVM_EXIT_IO:
+        let io = run.pointee.io
+        guard io.direction == UInt8(KVM_EXIT_IO_OUT), io.count == 1, io.size <= 8 else {
+          failure = unexpected("KVM_EXIT_IO (direction \(io.direction), count \(io.count)) at port \(io.port)")
+          break loop
+        }
+        writeExits &+= 1
+        var data: UInt64 = 0
+        withUnsafeMutableBytes(of: &data) {
+          $0.copyMemory(
+            from: UnsafeRawBufferPointer(
+              start: UnsafeRawPointer(run).advanced(by: Int(io.data_offset)), count: Int(io.size)))
+        }
+        drain.drainAtExit(
+          address: UInt64(io.port), length: UInt32(io.size), space: .pio, data: UInt64(littleEndian: data),
+          isWrite: true)
+      case KVM_EXIT_HLT:
+        drain.drainAtExit()
+        halted = true
+        break loop
+      default:
+        failure = unexpected(vcpu.decodeExit().kernelName)
+        break loop
+      }
+    }
+    result.start = start
+    result.end = Clock.monotonicNanoseconds()
+    result.writeExits = writeExits
+    result.readExits = readExits
+    result.kvmRuns = kvmRuns
+    result.halted = halted
+    result.failure = failure
+    result.latency = latency
+    if failure != nil { control.requestStop(.failed) }
+  }
+
+  private func unexpected(_ exit: String) -> BenchFailure {
+    .unexpectedExit(vcpu: index, exit: exit, rip: (try? vcpu.registers().rip) ?? 0)
+  }
+}
+
+/// The `thread` drain strategy's drainer: consumes entries as they appear until every
+/// vCPU thread has ended, serialized with the vCPU threads' own drains at exits.
+final class DrainerWorker: @unchecked Sendable {
+  let cpu: Int?
+  var observedCPU = -1
+  var failure: BenchFailure?
+
+  init(cpu: Int?) { self.cpu = cpu }
+
+  func run(control: RunControl, drain: DrainCoordinator, vcpus: Int) {
+    ThreadPinning.prepareBenchThreadSignals()
+    if let cpu {
+      let code = ThreadPinning.pinCurrentThread(to: cpu)
+      if code != 0 { failure = .pinning(cpu: cpu, code: code) }
+    }
+    control.waitAtStart()
+    guard failure == nil else {
+      control.requestStop(.failed)
+      return
+    }
+    observedCPU = ThreadPinning.currentCPU()
+    while control.finishedVCPUs < vcpus && control.stopReason == .none {
+      if drain.drain() == 0 { sched_yield() }
+    }
+  }
+}
