@@ -2,12 +2,15 @@
 import PackageDescription
 
 /// Layers, each depending only on the ones below it:
-/// C shims (CKVM, CNuma) → KVM → Guest → Exerciser, Benchmark → Reporting → cmmio (CLI).
+/// C shims (CKVM, CNuma) → KVM → Guest → Exerciser, Benchmarking → BenchReporting → cmmio (CLI),
+/// with Reporting (JSON, tables, atomic files; no dependencies) beside them.
 let package = Package(
   name: "cmmio",
   products: [
     .executable(name: "cmmio", targets: ["cmmio"]),
     .library(name: "KVM", targets: ["KVM"]),
+    .library(name: "Reporting", targets: ["Reporting"]),
+    .library(name: "BenchReporting", targets: ["BenchReporting"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -30,7 +33,7 @@ let package = Package(
 
     // The benchmark: configuration, workloads, drain strategies, pinning, statistics, results.
     .target(
-      name: "Benchmark",
+      name: "Benchmarking",
       dependencies: ["KVM", "Guest", "CKVM", "CNuma", .product(name: "Histogram", package: "hdrhistogram-swift")]
     ),
 
@@ -39,7 +42,7 @@ let package = Package(
 
     // The bench report: JSON, CSV, markdown, table and SVG plot of a BenchReport, and the
     // host object every report carries. A library so its renderers can be tested.
-    .target(name: "BenchReporting", dependencies: ["Benchmark", "Reporting", "KVM"]),
+    .target(name: "BenchReporting", dependencies: ["Benchmarking", "Reporting", "KVM"]),
 
     // The command line: one file per subcommand, plus reporters.
     .executableTarget(
@@ -48,7 +51,7 @@ let package = Package(
         "KVM",
         "Guest",
         "Exerciser",
-        "Benchmark",
+        "Benchmarking",
         "Reporting",
         "BenchReporting",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -64,9 +67,9 @@ let package = Package(
     // Depends on the executable so that `swift test` builds the binary `verify`'s tests run.
     .testTarget(name: "ExerciserTests", dependencies: ["Exerciser", "Guest", "KVM", "CMMIOTestSupport", "cmmio"]),
     // Depends on the executable for the bench engine's tests of the built binary (SIGINT, exit statuses).
-    .testTarget(name: "BenchmarkTests", dependencies: ["Benchmark", "Guest", "KVM", "CMMIOTestSupport", "cmmio"]),
+    .testTarget(name: "BenchmarkTests", dependencies: ["Benchmarking", "Guest", "KVM", "CMMIOTestSupport", "cmmio"]),
     .testTarget(name: "ReportingTests", dependencies: ["Reporting"]),
-    .testTarget(name: "BenchReportingTests", dependencies: ["BenchReporting", "Benchmark", "Reporting", "KVM"]),
+    .testTarget(name: "BenchReportingTests", dependencies: ["BenchReporting", "Benchmarking", "Reporting", "KVM"]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -1,4 +1,4 @@
-import Benchmark
+import Benchmarking
 import KVM
 import Reporting
 

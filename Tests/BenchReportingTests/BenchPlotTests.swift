@@ -1,5 +1,5 @@
 import BenchReporting
-import Benchmark
+import Benchmarking
 import Foundation
 import Reporting
 import Testing

@@ -1,5 +1,5 @@
 import BenchReporting
-import Benchmark
+import Benchmarking
 import KVM
 import Reporting
 import Testing

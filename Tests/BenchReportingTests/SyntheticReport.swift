@@ -1,4 +1,4 @@
-import Benchmark
+import Benchmarking
 import KVM
 
 /// A realistic report without a run: figures shaped like this machine's (kvm_pvm, an

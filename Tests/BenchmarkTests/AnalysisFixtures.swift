@@ -1,4 +1,4 @@
-import Benchmark
+import Benchmarking
 import KVM
 
 /// A result with only the figures analysis reads; the rest zero.

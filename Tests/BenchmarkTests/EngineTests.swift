@@ -3,7 +3,7 @@ import Guest
 import KVM
 import Testing
 
-@testable import Benchmark
+@testable import Benchmarking
 
 /// Runs the engine on the real kernel with a small workload (1 run, no warm-up unless changed).
 func measure(skew: Int64 = 0, _ configure: (inout BenchConfiguration) -> Void) throws -> BenchOutcome {

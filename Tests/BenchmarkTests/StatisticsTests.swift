@@ -1,4 +1,4 @@
-import Benchmark
+import Benchmarking
 import Testing
 
 @Suite("Summary of kept runs")

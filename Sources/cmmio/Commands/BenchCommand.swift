@@ -1,6 +1,6 @@
 import ArgumentParser
 import BenchReporting
-import Benchmark
+import Benchmarking
 import CKVM
 import Guest
 import KVM

@@ -1,4 +1,4 @@
-import Benchmark
+import Benchmarking
 
 #if canImport(Glibc)
   import Glibc
