@@ -10,6 +10,7 @@ let package = Package(
     .executable(name: "cmmio", targets: ["cmmio"]),
     .library(name: "KVM", targets: ["KVM"]),
     .library(name: "Reporting", targets: ["Reporting"]),
+    .library(name: "Benchmarking", targets: ["Benchmarking"]),
     .library(name: "BenchReporting", targets: ["BenchReporting"]),
   ],
   dependencies: [
