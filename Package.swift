@@ -62,7 +62,8 @@ let package = Package(
 
     // What the test targets share: the KVM availability gate, running the built binary.
     .target(name: "CMMIOTestSupport", dependencies: ["KVM"], path: "Tests/Support"),
-    .testTarget(name: "KVMTests", dependencies: ["KVM", "CMMIOTestSupport"]),
+    // KVMTests also runs guests (ring corruption through the runner, EINTR, soak).
+    .testTarget(name: "KVMTests", dependencies: ["KVM", "Guest", "CKVM", "CMMIOTestSupport"]),
     .testTarget(name: "GuestTests", dependencies: ["Guest", "KVM", "CMMIOTestSupport"]),
     // Depends on the executable so that `swift test` builds the binary it runs.
     .testTarget(name: "CLITests", dependencies: ["cmmio", "CMMIOTestSupport"]),
