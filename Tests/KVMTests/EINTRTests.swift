@@ -92,9 +92,13 @@ private final class GuestThread<Result: Sendable>: Sendable {
     return pthread_kill(pthread_t(thread), signal) == 0
   }
 
-  /// Sends SIGUSR1 (a no-op handler without `SA_RESTART`) every `interval` until
+  /// Sends SIGUSR1 (a no-op handler without `SA_RESTART`) every `microseconds` until
   /// `body` returns; returns the result and the number of kicks sent.
-  func kickUntilDone(every interval: Duration = .milliseconds(1)) async throws -> (Result, kicks: Int) {
+  ///
+  /// It sleeps on the calling thread rather than with `Task.sleep`: a suspended
+  /// task may wait long for a cooperative thread while other suites' synchronous
+  /// tests hold them all (seen under ThreadSanitizer), and the guest would run on unkicked.
+  func kickUntilDone(every microseconds: UInt32 = 1000) -> (Result, kicks: Int) {
     var kicks = 0
     while true {
       let (thread, result) = state.withLock { ($0.thread, $0.result) }
@@ -103,7 +107,7 @@ private final class GuestThread<Result: Sendable>: Sendable {
         #expect(ckvm_kick_thread(UInt(thread)) == 0)
         kicks += 1
       }
-      try await Task.sleep(for: interval)
+      usleep(microseconds)
     }
   }
 }
@@ -142,7 +146,7 @@ struct EINTRTests {
   }
 
   @Test("a signal sent to the thread inside KVM_RUN makes VCPU.run() return .interrupted")
-  func runReturnsInterrupted() async throws {
+  func runReturnsInterrupted() throws {
     #expect(ckvm_interrupt_signal() == 0)
     let machine = try GuestMachine(device: KVMDevice())
     // A delay loop of seconds at this host's emulation speed, then hlt: a kick ends
@@ -156,7 +160,7 @@ struct EINTRTests {
       } while exits.last != .halt && exits.last != .interrupted
       return exits
     }
-    let (exits, kicks) = try await guest.kickUntilDone()
+    let (exits, kicks) = guest.kickUntilDone()
     #expect(kicks >= 1)
     #expect(exits == [.interrupted], "the run ended with \(exits) after \(kicks) kicks")
     #expect(ckvm_interrupt_signal() == 0)
@@ -165,7 +169,7 @@ struct EINTRTests {
   @Test(
     "GuestRunner retries KVM_RUN after EINTR and still sees every write, in order",
     arguments: [(IOSpace.mmio, UInt32(169)), (.mmio, 1), (.pio, 169), (.pio, 1)])
-  func runnerRetries(space: IOSpace, ringSize: UInt32) async throws {
+  func runnerRetries(space: IOSpace, ringSize: UInt32) throws {
     #expect(ckvm_interrupt_signal() == 0)
     let machine = try GuestMachine(device: KVMDevice())
     let writes: UInt32 = 600
@@ -175,7 +179,7 @@ struct EINTRTests {
     let vcpu = try machine.addVCPU()
     let ringSize = min(ringSize, try #require(vcpu.ring).usableEntries)
     let guest = GuestThread { RunOutcome(vcpu: vcpu, ringSize: ringSize) }
-    let (outcome, kicks) = try await guest.kickUntilDone()
+    let (outcome, kicks) = guest.kickUntilDone()
     #expect(outcome.error == nil)
     #expect(outcome.writes.count == Int(writes))
     let inOrder = outcome.writes.enumerated().allSatisfy { index, write in
@@ -195,13 +199,13 @@ struct EINTRTests {
   }
 
   @Test("a kick after the deadline ends the run with .timedOut")
-  func deadlineInThePast() async throws {
+  func deadlineInThePast() throws {
     #expect(ckvm_interrupt_signal() == 0)
     let machine = try GuestMachine(device: KVMDevice())
     machine.load(longLoop())
     let vcpu = try machine.addVCPU()
     let guest = GuestThread { RunOutcome(vcpu: vcpu, deadline: Clock.monotonicNanoseconds() - 1) }
-    let (outcome, kicks) = try await guest.kickUntilDone()
+    let (outcome, kicks) = guest.kickUntilDone()
     guard case .timedOut = outcome.error else {
       Issue.record("expected .timedOut after \(kicks) kicks, got \(String(describing: outcome.error))")
       return
@@ -210,7 +214,7 @@ struct EINTRTests {
   }
 
   @Test("SIGINT inside KVM_RUN ends the run with .interrupted(SIGINT), not a retry")
-  func sigintIsNotRetried() async throws {
+  func sigintIsNotRetried() throws {
     #expect(ckvm_interrupt_signal() == 0)
     defer { ckvm_clear_interrupt() }
     let machine = try GuestMachine(device: KVMDevice())
@@ -218,9 +222,9 @@ struct EINTRTests {
     let vcpu = try machine.addVCPU()
     let guest = GuestThread { RunOutcome(vcpu: vcpu) }
     // SIGINT, aimed at the vCPU thread once it exists; the handler records it.
-    while !guest.signal(SIGINT) { try await Task.sleep(for: .milliseconds(1)) }
+    while !guest.signal(SIGINT) { usleep(1000) }
     // If SIGINT arrived before KVM_RUN began, later kicks find it recorded.
-    let (outcome, _) = try await guest.kickUntilDone()
+    let (outcome, _) = guest.kickUntilDone()
     #expect(outcome.error == .interrupted(signal: SIGINT))
     #expect(ckvm_interrupt_signal() == SIGINT)
   }

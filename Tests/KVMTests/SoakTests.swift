@@ -102,8 +102,8 @@ struct SoakTests {
 
   /// Runs this test again, alone, in a child process of the same test binary, and
   /// fails if it fails. Other suites run concurrently in this process and open fds
-  /// and allocate memory of their own (a dispatch timerfd appears once `Task.sleep`
-  /// is first used, for one), so only a process doing nothing else gives exact counts.
+  /// and allocate memory of their own (a libdispatch timerfd appeared mid-run, for
+  /// one), so only a process doing nothing else gives exact counts.
   private func runAlone() throws {
     let child = Process()
     child.executableURL = URL(fileURLWithPath: "/proc/self/exe")
