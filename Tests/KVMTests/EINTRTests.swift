@@ -1,22 +1,10 @@
 import CKVM
+import CMMIOTestSupport
 import Foundation
 import Guest
 import KVM
 import Synchronization
 import Testing
-
-/// Whether /dev/kvm can be used here; the suites that need it are skipped, saying why, only when it cannot.
-private enum KVMHere {
-  static let failure: String? = {
-    do {
-      _ = try KVMDevice()
-      return nil
-    } catch {
-      return "\(error)"
-    }
-  }()
-  static var reason: Comment { Comment(rawValue: "skipped: /dev/kvm is not usable here: \(failure ?? "")") }
-}
 
 /// A guest that stays inside `KVM_RUN` for a while between writes, so a signal
 /// is likely to find it in the guest rather than in userspace (MMIO shown; PIO
@@ -139,7 +127,8 @@ private struct RunOutcome: Sendable {
 /// Signals go to the whole process (handlers, the recorded SIGINT): these tests
 /// run one at a time.
 @Suite(
-  "KVM_RUN and EINTR: kicks, retries, deadlines", .serialized, .enabled(if: KVMHere.failure == nil, KVMHere.reason))
+  "KVM_RUN and EINTR: kicks, retries, deadlines", .serialized,
+  .enabled(if: KVMAvailability.usable, KVMAvailability.reason))
 struct EINTRTests {
   init() {
     ckvm_install_interrupt_handlers()

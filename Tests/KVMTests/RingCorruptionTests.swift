@@ -1,3 +1,4 @@
+import CMMIOTestSupport
 import Foundation
 import Guest
 import KVM
@@ -138,21 +139,9 @@ struct RingCorruptionTests {
   }
 }
 
-/// Whether /dev/kvm can be used here; the suites that need it are skipped, saying why, only when it cannot.
-private enum KVMHere {
-  static let failure: String? = {
-    do {
-      _ = try KVMDevice()
-      return nil
-    } catch {
-      return "\(error)"
-    }
-  }()
-  static var reason: Comment { Comment(rawValue: "skipped: /dev/kvm is not usable here: \(failure ?? "")") }
-}
-
 @Suite(
-  "Ring corruption through GuestRunner on the real /dev/kvm", .enabled(if: KVMHere.failure == nil, KVMHere.reason))
+  "Ring corruption through GuestRunner on the real /dev/kvm",
+  .enabled(if: KVMAvailability.usable, KVMAvailability.reason))
 struct RingCorruptionRunnerTests {
   /// One coalesced write, then `hlt`.
   private func machineWithOneCoalescedWrite() throws -> GuestMachine {

@@ -1,20 +1,8 @@
+import CMMIOTestSupport
 import Foundation
 import Guest
 import KVM
 import Testing
-
-/// Whether /dev/kvm can be used here; the suite is skipped, saying why, only when it cannot.
-private enum KVMHere {
-  static let failure: String? = {
-    do {
-      _ = try KVMDevice()
-      return nil
-    } catch {
-      return "\(error)"
-    }
-  }()
-  static var reason: Comment { Comment(rawValue: "skipped: /dev/kvm is not usable here: \(failure ?? "")") }
-}
 
 /// What the process holds, from /proc/self.
 private enum ProcessUsage {
@@ -47,7 +35,7 @@ private let soakCycles = ProcessInfo.processInfo.environment["CMMIO_SOAK_CYCLES"
 
 @Suite(
   "Soak: VM lifecycles leak no descriptor and no memory", .serialized,
-  .enabled(if: KVMHere.failure == nil, KVMHere.reason))
+  .enabled(if: KVMAvailability.usable, KVMAvailability.reason))
 struct SoakTests {
   /// One cycle: create VM → register → run a guest → unregister → destroy. The
   /// guest's writes straddle the zone: coalesced ones and exits, so the ring, the
