@@ -16,6 +16,8 @@ let package = Package(
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+    // Tests only: property-based checks of the parsers and the ring arithmetic.
+    .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
   ],
   targets: [
     // C shims: non-variadic ioctl wrappers, request numbers, constants newer than the 6.1 headers.
@@ -61,7 +63,8 @@ let package = Package(
 
     // What the test targets share: the KVM availability gate, running the built binary.
     .target(name: "CMMIOTestSupport", dependencies: ["KVM"], path: "Tests/Support"),
-    .testTarget(name: "KVMTests", dependencies: ["KVM", "CMMIOTestSupport"]),
+    // KVMTests also runs guests (ring corruption through the runner, EINTR, soak).
+    .testTarget(name: "KVMTests", dependencies: ["KVM", "Guest", "CKVM", "CMMIOTestSupport"]),
     .testTarget(name: "GuestTests", dependencies: ["Guest", "KVM", "CMMIOTestSupport"]),
     // Depends on the executable so that `swift test` builds the binary it runs.
     .testTarget(name: "CLITests", dependencies: ["cmmio", "CMMIOTestSupport"]),
@@ -71,6 +74,10 @@ let package = Package(
     .testTarget(name: "BenchmarkTests", dependencies: ["Benchmarking", "Guest", "KVM", "CMMIOTestSupport", "cmmio"]),
     .testTarget(name: "ReportingTests", dependencies: ["Reporting"]),
     .testTarget(name: "BenchReportingTests", dependencies: ["BenchReporting", "Benchmarking", "Reporting", "KVM"]),
+    .testTarget(
+      name: "PropertyTests",
+      dependencies: ["KVM", .product(name: "PropertyBased", package: "swift-property-based")]
+    ),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -22,7 +22,8 @@ public enum ZoneSpec {
     }
     var value: UInt64 = 0
     for character in digits {
-      guard let digit = character.hexDigitValue, digit < radix else {
+      // `hexDigitValue` also accepts fullwidth digits (U+FF10…): only ASCII is a digit here.
+      guard character.isASCII, let digit = character.hexDigitValue, digit < radix else {
         throw ParseError(text: whole, reason: "'\(text)' is not a decimal or 0x-hex number")
       }
       let (shifted, overflow1) = value.multipliedReportingOverflow(by: UInt64(radix))
