@@ -56,3 +56,12 @@ struct GuestLayoutTests {
     #expect(!GuestLayout.isReachable(0xFFFF, length: 2, space: .pio))
   }
 }
+
+@Suite("Guest run errors")
+struct GuestRunErrorTests {
+  @Test("a timeout names its length, not the clock's deadline")
+  func timeoutMessage() {
+    #expect(GuestRunError.timedOut(seconds: 2.5).description == "the guest did not halt within 2.5 seconds")
+    #expect(GuestRunError.timedOut(seconds: nil).description == "the guest did not halt before its deadline")
+  }
+}

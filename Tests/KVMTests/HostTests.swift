@@ -20,6 +20,7 @@ struct HostTests {
   func cpuLists() throws {
     #expect(try CPUList(parsing: "0-3,8").cpus == [0, 1, 2, 3, 8])
     #expect(try CPUList(parsing: "3,1,1").description == "1,3")
+    #expect(try CPUList(parsing: "0000001,000-002").cpus == [0, 1, 2])
     #expect(CPUList([0, 1, 2, 5, 7, 8]).description == "0-2,5,7-8")
     for bad in ["", "3-1", "1,,2", "a", "-1", "1-", "1-2-3", " 1", "999999"] {
       #expect(throws: CPUList.ParseError.self, "\(bad)") { try CPUList(parsing: bad) }

@@ -1,5 +1,4 @@
 import KVM
-import Synchronization
 
 /// The one place the VM's ring is read and the writes are checked, serialized.
 ///
@@ -17,7 +16,7 @@ final class DrainCoordinator: @unchecked Sendable {
     var corruption: RingCorruption?
   }
 
-  private let book: Mutex<Book>
+  private let book: PthreadLocked<Book>
   private let storage: UnsafeMutablePointer<UInt64>
   private let ring: CoalescedRing?
   private let ringSize: UInt32?
@@ -33,7 +32,7 @@ final class DrainCoordinator: @unchecked Sendable {
     let verifier = WriteVerifier(
       base: base, stride: stride, vcpus: vcpus, space: space, length: 4, firstValue: firstValue,
       expectsWrites: expectsWrites, enabled: enabled, storage: storage)
-    book = Mutex(Book(cursor: nil, verifier: verifier))
+    book = PthreadLocked(Book(cursor: nil, verifier: verifier))
   }
 
   deinit { storage.deallocate() }

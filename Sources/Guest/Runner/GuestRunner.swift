@@ -72,8 +72,8 @@ public enum GuestRunError: Error, Sendable, Equatable, CustomStringConvertible {
   case unexpectedExit(VCPUExit, rip: UInt64)
   /// SIGINT or SIGTERM arrived.
   case interrupted(signal: Int32)
-  /// The run went past its deadline (`--timeout`).
-  case timedOut(seconds: Double)
+  /// The run went past its deadline (`--timeout`): the timeout's length, when it was given as one.
+  case timedOut(seconds: Double?)
 
   public var description: String {
     switch self {
@@ -82,7 +82,8 @@ public enum GuestRunError: Error, Sendable, Equatable, CustomStringConvertible {
     case .unexpectedExit(let exit, let rip):
       return "the guest stopped with \(exit.kernelName) at rip 0x\(String(rip, radix: 16)) (\(exit))"
     case .interrupted(let signal): return "interrupted by \(signal == SIGTERM ? "SIGTERM" : "SIGINT")"
-    case .timedOut(let seconds): return "the guest did not halt within \(JSONNumber.format(seconds)) seconds"
+    case .timedOut(let seconds?): return "the guest did not halt within \(JSONNumber.format(seconds)) seconds"
+    case .timedOut(nil): return "the guest did not halt before its deadline"
     }
   }
 }
@@ -98,10 +99,19 @@ public struct GuestRunner {
   public var cursor: RingCursor?
   /// Monotonic nanoseconds after which an interrupted `KVM_RUN` ends the run.
   public var deadline: UInt64?
+  /// The timeout `deadline` was set from, for the message; see `setTimeout(_:)`.
+  public private(set) var timeout: Double?
 
   public init(vcpu: VCPU, ringSize: UInt32? = nil) throws(RingCorruption) {
     self.vcpu = vcpu
     self.cursor = try vcpu.ring.map { ring throws(RingCorruption) in try RingCursor(ring: ring, ringSize: ringSize) }
+  }
+
+  /// Ends the run, at the next interrupted `KVM_RUN`, once `seconds` have passed from now.
+  /// Something must still kick the vCPU (a signal to its thread) for a guest that never exits.
+  public mutating func setTimeout(_ seconds: Double) {
+    timeout = seconds
+    deadline = Clock.monotonicNanoseconds() &+ UInt64(max(0, seconds) * 1e9)
   }
 
   /// Runs until `hlt`, calling `observe` for each write in guest order.
@@ -136,7 +146,7 @@ public struct GuestRunner {
         let signal = ckvm_interrupt_signal()
         if signal != 0 { throw .interrupted(signal: signal) }
         if let deadline, Clock.monotonicNanoseconds() >= deadline {
-          throw .timedOut(seconds: Double(deadline) / 1e9)
+          throw .timedOut(seconds: timeout)
         }
         vcpu.setImmediateExit(false)
       default:

@@ -31,7 +31,9 @@ public struct CPUList: Hashable, Sendable, CustomStringConvertible {
         guard !bound.isEmpty, bound.allSatisfy({ $0.isASCII && $0.isNumber }) else {
           throw ParseError(text: text, reason: "'\(item)' is not N or N-M with decimal numbers")
         }
-        guard bound.count <= 6, let value = Int(bound), value <= Self.maximumCPU else {
+        // Leading zeros are harmless (`007`); only the significant digits can overflow.
+        let digits = bound.drop { $0 == "0" }
+        guard digits.count <= 6, let value = digits.isEmpty ? 0 : Int(digits), value <= Self.maximumCPU else {
           throw ParseError(text: text, reason: "'\(bound)' is above \(Self.maximumCPU)")
         }
         numbers.append(value)
