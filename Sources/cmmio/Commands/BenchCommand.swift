@@ -80,6 +80,12 @@ struct BenchCommand: ParsableCommand {
   @Option(help: ArgumentHelp("Also write an SVG plot of writes/s against ring size.", valueName: "FILE.svg"))
   var plot: String?
 
+  @Option(
+    help: ArgumentHelp(
+      "Also write PREFIX.json, PREFIX.csv, PREFIX.md and PREFIX.svg, all from this one measurement.",
+      valueName: "PREFIX"))
+  var save: String?
+
   @Flag(inversion: .prefixedNo, help: "A progress line on stderr when it is a terminal.")
   var progress = true
 
@@ -92,6 +98,9 @@ struct BenchCommand: ParsableCommand {
   func validate() throws {
     _ = try parsedConfiguration()
     if let plot, plot.isEmpty { throw ValidationError("--plot needs a file name, got an empty string") }
+    if let save, save.isEmpty || save.hasSuffix("/") {
+      throw ValidationError("--save needs a file-name prefix, got '\(save)'")
+    }
   }
 
   /// The options as a configuration; ring sizes other than numbers are resolved later.
@@ -179,10 +188,17 @@ struct BenchCommand: ParsableCommand {
       host: host, ringCapacity: capacity, configuration: plan.configuration, results: outcome.results,
       comparisons: comparisons, costModels: costModels, interrupted: outcome.interruptedBy != nil)
     try common.emit(renderBench(report, format: common.format))
-    if let plot {
-      do { try OutputSink(path: plot).write(renderBenchSVG(report)) } catch {
-        throw CLIFailure(.failure, error.description)
-      }
+    var extraFiles: [(path: String, text: () -> String)] = []
+    if let plot { extraFiles.append((plot, { renderBenchSVG(report) })) }
+    if let save {
+      extraFiles += [
+        (save + ".json", { renderBench(report, format: .json) }),
+        (save + ".csv", { renderBench(report, format: .csv) }),
+        (save + ".md", { renderBench(report, format: .markdown) }), (save + ".svg", { renderBenchSVG(report) }),
+      ]
+    }
+    for file in extraFiles {
+      do { try OutputSink(path: file.path).write(file.text()) } catch { throw CLIFailure(.failure, error.description) }
     }
     if let signal = outcome.interruptedBy {
       let name = signal == SIGTERM ? "SIGTERM" : "SIGINT"
