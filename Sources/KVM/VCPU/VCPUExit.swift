@@ -45,7 +45,7 @@ public enum VCPUExit: Equatable, Sendable {
 }
 
 /// Keeps the low `length` bytes of `value`: the kernel does not clear the rest.
-@inline(__always)
+@inlinable @inline(__always)
 public func maskToLength(_ value: UInt64, _ length: UInt32) -> UInt64 {
   length >= 8 ? value : value & ((1 << (UInt64(length) * 8)) &- 1)
 }
