@@ -6,17 +6,14 @@ import Testing
 struct BenchSaveTests {
   @Test("writes JSON, CSV, markdown and SVG of the one measurement it printed")
   func save() throws {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cmmio-save-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: folder) }
-    let prefix = folder.appendingPathComponent("run").path
+    let folder = try TemporaryFolder()
+    let prefix = folder.path("run")
     let run = try CMMIOBinary.run([
       "bench", "--modes", "plain,coalesced", "--writes", "300", "--runs", "1", "--warmup", "0", "--ring-sizes", "4,max",
       "--format", "json", "--save", prefix, "--no-progress",
     ])
     #expect(run.status == 0, "\(run.stderr)")
-    let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
-    #expect(files == ["run.csv", "run.json", "run.md", "run.svg"])
+    #expect(try folder.contents() == ["run.csv", "run.json", "run.md", "run.svg"])
     // Same measurement: the saved JSON is byte for byte what was printed.
     #expect(try String(contentsOfFile: prefix + ".json", encoding: .utf8) == run.stdout)
     let csv = try String(contentsOfFile: prefix + ".csv", encoding: .utf8).split(separator: "\n")

@@ -2,18 +2,6 @@ import CMMIOTestSupport
 import Foundation
 import Testing
 
-/// What a signalled `cmmio` did.
-private struct SignalledRun {
-  var status: Int32
-  var stdout: String
-  var stderr: String
-  var crashed: Bool
-
-  var json: [String: Any]? {
-    (try? JSONSerialization.jsonObject(with: Data(stdout.utf8))) as? [String: Any]
-  }
-}
-
 /// The `Threads:` count of /proc/PID/status (0 once the process is gone).
 private func threads(of pid: Int32) -> Int {
   guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return 0 }
@@ -25,23 +13,10 @@ private func threads(of pid: Int32) -> Int {
 /// benchmark thread is up and sends it the signal. Collects what it wrote. A process still
 /// running 20 s after the signal (or, without one, after its start) fails the test and is killed.
 private func interrupt(_ arguments: [String], after seconds: Double = 0, with signal: Int32? = nil) throws
-  -> SignalledRun
+  -> CommandLineRun
 {
-  let process = Process()
-  process.executableURL = URL(fileURLWithPath: CMMIOBinary.path)
-  process.arguments = arguments
-  let out = Pipe()
-  let err = Pipe()
-  process.standardOutput = out
-  process.standardError = err
-  process.standardInput = FileHandle.nullDevice
-  try process.run()
-  // Read on other threads so a full pipe cannot block the child.
-  nonisolated(unsafe) var outData = Data()
-  nonisolated(unsafe) var errData = Data()
-  let group = DispatchGroup()
-  DispatchQueue.global().async(group: group) { outData = out.fileHandleForReading.readDataToEndOfFile() }
-  DispatchQueue.global().async(group: group) { errData = err.fileHandleForReading.readDataToEndOfFile() }
+  let running = try CMMIOBinary.start(arguments)
+  let process = running.process
   if let signal {
     // Wait until a benchmark thread exists (the process starts with one), then let it run a little.
     let started = Date()
@@ -58,11 +33,7 @@ private func interrupt(_ arguments: [String], after seconds: Double = 0, with si
     Issue.record("cmmio was still running 20 s after the signal or its start")
     kill(process.processIdentifier, SIGKILL)
   }
-  process.waitUntilExit()
-  group.wait()
-  return SignalledRun(
-    status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-    stderr: String(decoding: errData, as: UTF8.self), crashed: process.terminationReason == .uncaughtSignal)
+  return running.finish()
 }
 
 @Suite("cmmio bench, the built binary", .enabled(if: KVMAvailability.usable, KVMAvailability.reason))
@@ -162,10 +133,8 @@ struct EngineCommandLineTests {
 
   @Test("no progress line when stderr is not a terminal; --output writes the report atomically")
   func quietAndOutput() throws {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cmmio-bench-\(getpid())")
-    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: folder) }
-    let file = folder.appendingPathComponent("report.json").path
+    let folder = try TemporaryFolder()
+    let file = folder.path("report.json")
     let run = try CMMIOBinary.run([
       "bench", "--modes", "coalesced", "--writes", "200", "--runs", "1", "--warmup", "0", "--format", "json",
       "--output", file,

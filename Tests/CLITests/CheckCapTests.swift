@@ -69,17 +69,15 @@ struct CheckCapTests {
 
   @Test("--output writes the report atomically and leaves no temporary file")
   func output() throws {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cmmio-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: folder) }
-    let file = folder.appendingPathComponent("caps.json").path
+    let folder = try TemporaryFolder()
+    let file = folder.path("caps.json")
     let run = try CMMIOBinary.run(["check-cap", "--format", "json", "--output", file])
     #expect(run.status == 0)
     #expect(run.stdout.isEmpty)
     let data = try Data(contentsOf: URL(fileURLWithPath: file))
     #expect(
       (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["schema"] as? String == "cmmio.check-cap/1")
-    #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path) == ["caps.json"])
+    #expect(try folder.contents() == ["caps.json"])
   }
 }
 

@@ -10,8 +10,31 @@ public struct CommandLineRun: Sendable {
 
   /// stdout parsed as a JSON object, or nil.
   public var json: [String: Any]? {
-    guard let data = stdout.data(using: .utf8) else { return nil }
-    return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+    (try? JSONSerialization.jsonObject(with: Data(stdout.utf8))) as? [String: Any]
+  }
+}
+
+/// A started `cmmio` whose output is being collected.
+public final class RunningCommand: @unchecked Sendable {
+  public let process: Process
+  private let group = DispatchGroup()
+  private var outData = Data()
+  private var errData = Data()
+
+  init(_ process: Process, out: Pipe, err: Pipe) {
+    self.process = process
+    // Read on other threads so a full pipe can never block the child.
+    DispatchQueue.global().async(group: group) { self.outData = out.fileHandleForReading.readDataToEndOfFile() }
+    DispatchQueue.global().async(group: group) { self.errData = err.fileHandleForReading.readDataToEndOfFile() }
+  }
+
+  /// Waits for the process and everything it wrote.
+  public func finish() -> CommandLineRun {
+    process.waitUntilExit()
+    group.wait()
+    return CommandLineRun(
+      status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+      stderr: String(decoding: errData, as: UTF8.self), crashed: process.terminationReason == .uncaughtSignal)
   }
 }
 
@@ -24,8 +47,8 @@ public enum CMMIOBinary {
     return me.deletingLastPathComponent().appendingPathComponent("cmmio").path
   }
 
-  /// Runs `cmmio arguments…` to completion with the given extra environment.
-  public static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> CommandLineRun {
+  /// Starts `cmmio arguments…` with the given extra environment and no stdin.
+  public static func start(_ arguments: [String], environment: [String: String] = [:]) throws -> RunningCommand {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: path)
     process.arguments = arguments
@@ -39,14 +62,29 @@ public enum CMMIOBinary {
     process.standardError = err
     process.standardInput = FileHandle.nullDevice
     try process.run()
-    // Read both pipes before waiting, so a large report cannot block the child.
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    let errData = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return CommandLineRun(
-      status: process.terminationStatus,
-      stdout: String(decoding: outData, as: UTF8.self),
-      stderr: String(decoding: errData, as: UTF8.self),
-      crashed: process.terminationReason == .uncaughtSignal)
+    return RunningCommand(process, out: out, err: err)
   }
+
+  /// Runs `cmmio arguments…` to completion.
+  public static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> CommandLineRun {
+    try start(arguments, environment: environment).finish()
+  }
+}
+
+/// A fresh folder under the temporary directory, removed when the value goes away.
+public final class TemporaryFolder {
+  public let url: URL
+
+  public init() throws {
+    url = FileManager.default.temporaryDirectory.appendingPathComponent("cmmio-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+  }
+
+  /// The path of `name` inside the folder.
+  public func path(_ name: String) -> String { url.appendingPathComponent(name).path }
+
+  /// The names in the folder, sorted.
+  public func contents() throws -> [String] { try FileManager.default.contentsOfDirectory(atPath: url.path).sorted() }
+
+  deinit { try? FileManager.default.removeItem(at: url) }
 }

@@ -38,11 +38,7 @@ struct CheckCapCommand: ParsableCommand {
     let capabilities = try mappingFailures { try Capabilities.probe(device) }
     let missing = required.filter { !capabilities.supports($0) }
     let report = CapabilitiesReport(capabilities: capabilities, devicePath: devicePath, missing: missing)
-    switch format {
-    case .json: try emit(report.json.rendered() + "\n", to: output)
-    case .table: try emit(report.table, to: output)
-    case .csv, .markdown: try emit(renderKeyValues(report.json, as: format), to: output)
-    }
+    try emit(report.rendered(format), to: output)
     if !missing.isEmpty {
       let names = missing.map(\.rawValue).joined(separator: ", ")
       var sentence = "required feature missing on this kernel: \(names)"

@@ -45,16 +45,7 @@ struct CreateBufferCommand: ParsableCommand {
   func run() throws {
     let device = try common.openDevice()
     let exercise = BufferExercise(bufferCount: buffers, zones: zones, probe: probe)
-    let result: BufferExerciseResult
-    do {
-      result = try exercise.run(device: device)
-    } catch let error as BufferCreationError {
-      throw CLIFailure(error.meansAbsent ? .featureMissing : .failure, error.description)
-    } catch let error as ProbeError {
-      throw CLIFailure(.usage, error.description)
-    } catch {
-      throw CLIFailure.from(error)
-    }
+    let result = try mappingFailures { try exercise.run(device: device) }
     try common.emit(BufferReport(devicePath: common.devicePath, result: result).rendered(common.format))
     if !result.passed {
       let failed =

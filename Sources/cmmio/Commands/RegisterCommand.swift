@@ -57,16 +57,7 @@ func runZoneSession(
   _ session: ZoneSession, api: ZoneAPI, command: String, common: CommonOptions
 ) throws(CLIFailure) {
   let device = try common.openDevice()
-  let result: ZoneSessionResult
-  do {
-    result = try session.run(device: device, api: api)
-  } catch let error as BufferCreationError {
-    throw CLIFailure(error.meansAbsent ? .featureMissing : .failure, error.description)
-  } catch let error as ProbeError {
-    throw CLIFailure(.usage, error.description)
-  } catch {
-    throw CLIFailure.from(error)
-  }
+  let result = try mappingFailures { try session.run(device: device, api: api) }
   try common.emit(ZoneReport(command: command, devicePath: common.devicePath, result: result).rendered(common.format))
   let failures = result.operations.filter { !$0.succeeded }
   if let first = failures.first, let error = first.error {

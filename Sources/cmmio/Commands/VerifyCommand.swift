@@ -45,7 +45,7 @@ struct VerifyCommand: ParsableCommand {
     }
     let checks = Conformance.verify(device, spaces: space.spaces)
     let report = VerifyReport(checks: checks, spaces: space.spaces, devicePath: common.devicePath, host: Host.current())
-    try common.emit(report.rendered(as: common.format))
+    try common.emit(report.rendered(common.format))
     let failed = checks.filter { !$0.passed }
     if !failed.isEmpty {
       throw CLIFailure(

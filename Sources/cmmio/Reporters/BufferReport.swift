@@ -4,7 +4,7 @@ import Reporting
 
 /// `cmmio create-buffer` output. Only ever produced on a kernel with the v2 API; none here has
 /// it, so this rendering has been exercised only with results from the tests' kernel double.
-struct BufferReport {
+struct BufferReport: Report {
   var devicePath: String
   var result: BufferExerciseResult
 
@@ -103,14 +103,5 @@ struct BufferReport {
   var csv: String {
     CSV.render(
       header: ["check", "passed", "detail"], rows: result.checks.map { [$0.name, String($0.passed), $0.detail] })
-  }
-
-  func rendered(_ format: OutputFormat) -> String {
-    switch format {
-    case .json: json.rendered() + "\n"
-    case .table: table
-    case .markdown: markdown
-    case .csv: csv
-    }
   }
 }

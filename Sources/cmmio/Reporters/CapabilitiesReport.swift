@@ -2,7 +2,7 @@ import KVM
 import Reporting
 
 /// `cmmio check-cap` output: the JSON document of docs/cli.md and a readable table.
-struct CapabilitiesReport {
+struct CapabilitiesReport: Report {
   var capabilities: Capabilities
   var devicePath: String
   /// Features asked for with `--require` that are missing.
@@ -73,4 +73,8 @@ struct CapabilitiesReport {
     }
     return out
   }
+
+  /// Every leaf of the JSON document by its dotted path.
+  var markdown: String { renderKeyValues(json, as: .markdown) }
+  var csv: String { renderKeyValues(json, as: .csv) }
 }

@@ -3,7 +3,7 @@ import KVM
 import Reporting
 
 /// `cmmio verify` output: one line per check in every format; JSON as docs/cli.md says.
-struct VerifyReport {
+struct VerifyReport: Report {
   var checks: [Conformance.Check]
   var spaces: [IOSpace]
   var devicePath: String
@@ -11,16 +11,12 @@ struct VerifyReport {
 
   var passed: Bool { checks.allSatisfy(\.passed) }
 
-  func rendered(as format: OutputFormat) -> String {
-    switch format {
-    case .json: return json.rendered() + "\n"
-    case .table: return tableText
-    case .markdown: return resultTable.markdown()
-    case .csv:
-      var table = TextTable(headers: ["name", "passed", "detail"])
-      for check in checks { table.append([check.name, check.passed ? "true" : "false", check.detail]) }
-      return table.csv()
-    }
+  var markdown: String { resultTable.markdown() }
+
+  var csv: String {
+    var table = TextTable(headers: ["name", "passed", "detail"])
+    for check in checks { table.append([check.name, check.passed ? "true" : "false", check.detail]) }
+    return table.csv()
   }
 
   var json: JSONValue {
@@ -46,7 +42,7 @@ struct VerifyReport {
     return table
   }
 
-  private var tableText: String {
+  var table: String {
     let spaceList = spaces.map(\.rawValue).joined(separator: " and ")
     var out =
       "cmmio verify: \(devicePath), \(host.kernelRelease) \(host.arch), backend \(host.backend), \(spaceList)\n\n"

@@ -6,7 +6,7 @@ import Reporting
 /// `cmmio register` / `cmmio unregister` output: the JSON document of docs/cli.md (schema,
 /// `operations`, `probes`) plus `skipped_probes`, `zones_after` and `verification`; a table,
 /// markdown, or CSV with one row per operation, probe and skipped probe.
-struct ZoneReport {
+struct ZoneReport: Report {
   /// `register` or `unregister`.
   var command: String
   var devicePath: String
@@ -191,14 +191,5 @@ struct ZoneReport {
       ])
     }
     return CSV.render(header: header, rows: rows)
-  }
-
-  func rendered(_ format: OutputFormat) -> String {
-    switch format {
-    case .json: json.rendered() + "\n"
-    case .table: table
-    case .markdown: markdown
-    case .csv: csv
-    }
   }
 }

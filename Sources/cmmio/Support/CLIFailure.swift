@@ -1,3 +1,4 @@
+import Exerciser
 import KVM
 import Reporting
 
@@ -50,6 +51,11 @@ struct CLIFailure: Error, CustomStringConvertible {
     case let system as SystemCallError: return CLIFailure(.failure, system.description)
     case let write as OutputSink.WriteError: return CLIFailure(.failure, write.description)
     case let corruption as RingCorruption: return CLIFailure(.failure, corruption.description)
+    // The v2 API refused at its first ioctl means the kernel lacks it (exit 3).
+    case let buffer as BufferCreationError:
+      return CLIFailure(buffer.meansAbsent ? .featureMissing : .failure, buffer.description)
+    // A probe no guest can write is bad input.
+    case let probe as ProbeError: return CLIFailure(.usage, probe.description)
     default: return CLIFailure(.failure, "\(error)")
     }
   }
