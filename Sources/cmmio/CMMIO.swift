@@ -27,13 +27,18 @@ struct CMMIO: ParsableCommand {
   /// Parses, runs, and maps every failure to the documented exit status with one
   /// sentence on stderr: never a stack trace, never the usage text on an error.
   static func main() {
+    // SIGINT/SIGTERM are recorded, not fatal: every subcommand stops at its next
+    // exit, writes what it has and exits 130.
+    Interruption.install()
     if let fast = CheckCapFastPath(arguments: CommandLine.arguments.dropFirst()) {
       do { try fast.run() } catch { error.exit() }
+      exitIfInterrupted()
       Glibc.exit(0)
     }
     do {
       var command = try parseAsRoot()
       try command.run()
+      exitIfInterrupted()
     } catch let failure as CLIFailure {
       failure.exit()
     } catch {
@@ -46,6 +51,14 @@ struct CMMIO: ParsableCommand {
       if let newline = message.firstIndex(of: "\n") { message = String(message[..<newline]) }
       if message.hasPrefix("Error: ") { message.removeFirst(7) }
       CLIFailure(code == .validationFailure ? .usage : .failure, message.isEmpty ? "\(error)" : message).exit()
+    }
+  }
+
+  /// A signal that arrived after the work was done still ends the run with 130:
+  /// a script that pressed Ctrl-C must not read success.
+  private static func exitIfInterrupted() {
+    if let signal = Interruption.signal {
+      CLIFailure(.interrupted, "\(Interrupted(signal: signal)), after the report was written").exit()
     }
   }
 }

@@ -58,17 +58,6 @@ public enum ThreadPinning {
     sigaddset(&set, SIGUSR1)
     pthread_sigmask(SIG_UNBLOCK, &set, nil)
   }
-
-  /// For the coordinating thread: unblocks SIGINT and SIGTERM (and SIGUSR1), which a parent
-  /// may have left blocked, so an interruption reaches the handler and ends a wait.
-  public static func unblockInterruptSignals() {
-    var set = sigset_t()
-    sigemptyset(&set)
-    sigaddset(&set, SIGINT)
-    sigaddset(&set, SIGTERM)
-    sigaddset(&set, SIGUSR1)
-    pthread_sigmask(SIG_UNBLOCK, &set, nil)
-  }
 }
 
 /// A POSIX thread running one closure, joined explicitly.

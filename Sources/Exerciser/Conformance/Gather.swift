@@ -124,8 +124,8 @@ extension Conformance {
       throw Unavailable("the guest did not halt within \(exitLimit) exits")
     }
 
-    /// `KVM_RUN` until it returns an exit. `verify` installs no signal handlers, so
-    /// an `EINTR` can only be spurious and is retried.
+    /// `KVM_RUN` until it returns an exit. An `EINTR` is retried unless SIGINT or
+    /// SIGTERM arrived (`Interruption`), which stops the observation with `Interrupted`.
     ///
     /// Reads are resumed with whatever `kvm_run` holds as their data: no guest
     /// here uses a value it read.
@@ -133,6 +133,7 @@ extension Conformance {
       for _ in 0..<exitLimit {
         let exit = try vcpu.run()
         if exit == .interrupted {
+          if let signal = Interruption.signal { throw Interrupted(signal: signal) }
           vcpu.setImmediateExit(false)
           continue
         }

@@ -150,9 +150,8 @@ struct BenchCommand: ParsableCommand {
       try common.emit(Self.guestListings(config))
       return
     }
-    // Before anything can block: SIGINT/SIGTERM only record the signal; KVM_RUN returns EINTR.
-    ckvm_install_interrupt_handlers()
-    ThreadPinning.unblockInterruptSignals()
+    // SIGINT/SIGTERM only record the signal (the root command installed the handlers, see
+    // `Interruption`), so a blocked KVM_RUN returns EINTR and the engine stops at the next exit.
     let device = try common.openDevice()
     let host = Host.current()
     let capacity: Int

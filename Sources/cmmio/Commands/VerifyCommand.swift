@@ -43,9 +43,14 @@ struct VerifyCommand: ParsableCommand {
     } catch {
       throw CLIFailure(.kvmUnusable, "\(common.devicePath) opened but \(error); KVM cannot run guests here")
     }
-    let checks = Conformance.verify(device, spaces: space.spaces)
-    let report = VerifyReport(checks: checks, spaces: space.spaces, devicePath: common.devicePath, host: Host.current())
+    let (checks, interrupted) = Conformance.verifyUntilInterrupted(device, spaces: space.spaces)
+    let report = VerifyReport(
+      checks: checks, spaces: space.spaces, devicePath: common.devicePath, host: Host.current(),
+      interrupted: interrupted != nil)
     try common.emit(report.rendered(common.format))
+    if let interrupted {
+      throw CLIFailure(.interrupted, "\(interrupted): the report holds the \(checks.count) checks made so far")
+    }
     let failed = checks.filter { !$0.passed }
     if !failed.isEmpty {
       throw CLIFailure(

@@ -8,6 +8,8 @@ struct VerifyReport: Report {
   var spaces: [IOSpace]
   var devicePath: String
   var host: Host
+  /// SIGINT or SIGTERM stopped the suite: `checks` are those made before it.
+  var interrupted = false
 
   var passed: Bool { checks.allSatisfy(\.passed) }
 
@@ -32,6 +34,7 @@ struct VerifyReport: Report {
           })
       ),
       ("passed", .bool(passed)),
+      ("interrupted", .bool(interrupted)),
       ("host", host.json),
     ])
   }
@@ -49,6 +52,7 @@ struct VerifyReport: Report {
     out += resultTable.rendered()
     let failed = checks.filter { !$0.passed }.count
     out += "\n"
+    if interrupted { out += "INTERRUPTED after \(checks.count) checks\n" }
     out += failed == 0 ? "all \(checks.count) checks passed\n" : "\(failed) of \(checks.count) checks FAILED\n"
     out += "host: \(host.summary)\n"
     return out

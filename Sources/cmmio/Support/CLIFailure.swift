@@ -1,4 +1,5 @@
 import Exerciser
+import Guest
 import KVM
 import Reporting
 
@@ -51,6 +52,9 @@ struct CLIFailure: Error, CustomStringConvertible {
     case let system as SystemCallError: return CLIFailure(.failure, system.description)
     case let write as OutputSink.WriteError: return CLIFailure(.failure, write.description)
     case let corruption as RingCorruption: return CLIFailure(.failure, corruption.description)
+    case let interrupted as Interrupted: return CLIFailure(.interrupted, interrupted.description)
+    case GuestRunError.interrupted(let signal): return CLIFailure(.interrupted, Interrupted(signal: signal).description)
+    case let run as GuestRunError: return CLIFailure(.failure, run.description)
     // The v2 API refused at its first ioctl means the kernel lacks it (exit 3).
     case let buffer as BufferCreationError:
       return CLIFailure(buffer.meansAbsent ? .featureMissing : .failure, buffer.description)
