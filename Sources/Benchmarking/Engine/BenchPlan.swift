@@ -1,4 +1,3 @@
-import CKVM
 import Guest
 import KVM
 
@@ -188,36 +187,29 @@ public struct BenchPlan: Sendable {
 /// Measures the ring's real capacity: how many writes the kernel coalesces into an empty
 /// ring before one exits (kernels before 6.12 could refuse at about half).
 public enum RingCapacityProbe {
-  /// 0 when the kernel has no `KVM_CAP_COALESCED_MMIO`.
-  public static func measure(_ device: KVMDevice) throws(SystemCallError) -> Int {
-    let machine = try GuestMachine(device: device)
-    guard try machine.vm.ringPageOffset() > 0 else { return 0 }
-    let address = GuestLayout.mmioDevice
-    try machine.vm.register(CoalescedZone(address: address, size: 8))
-    let vcpu = try machine.addVCPU()
+  /// 0 when the kernel has no `KVM_CAP_COALESCED_MMIO`. `GuestRunner` drains the ring at each
+  /// exit, so the writes it reports as coalesced before the first exit are the capacity.
+  public static func measure(_ device: KVMDevice) throws(GuestRunError) -> Int {
+    let machine: GuestMachine
+    let vcpu: VCPU
+    do throws(SystemCallError) {
+      machine = try GuestMachine(device: device)
+      guard try machine.vm.ringPageOffset() > 0 else { return 0 }
+      try machine.vm.register(CoalescedZone(address: GuestLayout.mmioDevice, size: 8))
+      vcpu = try machine.addVCPU()
+    } catch {
+      throw .kvm(error)
+    }
     guard let ring = vcpu.ring else { return 0 }
     // One more write than the ring could ever take, so one of them must exit.
-    let workload = GuestWorkload(target: .device(.mmio, address), writes: ring.capacity)
-    machine.load(workload.program())
-    try vcpu.enterUnrealMode(entry: GuestLayout.codeAddress)
+    machine.load(GuestWorkload(target: .device(.mmio, GuestLayout.mmioDevice), writes: ring.capacity).program())
+    var runner: GuestRunner
+    do { runner = try GuestRunner(vcpu: vcpu) } catch { throw .corruption(error) }
     var coalesced = 0
-    var cursor: RingCursor
-    do { cursor = try RingCursor(ring: ring) } catch { return 0 }
-    while true {
-      let exit = try vcpu.run()
-      switch exit {
-      case .mmio(_, _, true, _):
-        // The first write the kernel refused: everything before it is in the ring.
-        do { coalesced = try cursor.drain { _ in } } catch { return 0 }
-        return coalesced
-      case .interrupted:
-        // SIGINT or SIGTERM during the probe: give up on it; the caller sees the signal.
-        if ckvm_interrupt_signal() != 0 { throw SystemCallError(operation: "KVM_RUN", code: EINTR) }
-      default:
-        // hlt without a refusal: every write fitted (only if capacity were larger than MAX − 1).
-        do { coalesced = try cursor.drain { _ in } } catch { return 0 }
-        return coalesced
-      }
+    var refused = false
+    _ = try runner.run { write in
+      if write.delivery == .exit { refused = true } else if !refused { coalesced += 1 }
     }
+    return coalesced
   }
 }
