@@ -25,16 +25,21 @@ static void on_interrupt(int sig) {
 
 static void on_kick(int sig) { (void)sig; }
 
-void ckvm_install_interrupt_handlers(void) {
+static void install(int sig, void (*handler)(int)) {
   struct sigaction action;
   memset(&action, 0, sizeof action);
   sigemptyset(&action.sa_mask);
   action.sa_flags = 0; // no SA_RESTART: KVM_RUN must return EINTR
-  action.sa_handler = on_interrupt;
-  sigaction(SIGINT, &action, NULL);
-  sigaction(SIGTERM, &action, NULL);
-  action.sa_handler = on_kick;
-  sigaction(SIGUSR1, &action, NULL);
+  action.sa_handler = handler;
+  sigaction(sig, &action, NULL);
+}
+
+void ckvm_install_kick_handler(void) { install(SIGUSR1, on_kick); }
+
+void ckvm_install_interrupt_handlers(void) {
+  install(SIGINT, on_interrupt);
+  install(SIGTERM, on_interrupt);
+  ckvm_install_kick_handler();
 }
 
 int ckvm_interrupt_signal(void) { return interrupt_signal; }

@@ -1,4 +1,3 @@
-import CKVM
 import Guest
 import KVM
 
@@ -63,17 +62,17 @@ public final class BenchEngine {
     self.device = device
   }
 
-  /// Measures every case in turn. It stops early when `ckvm_interrupt_signal()` reports
-  /// SIGINT or SIGTERM: a caller that wants that installs `ckvm_install_interrupt_handlers`
-  /// and leaves the signals unblocked on the calling thread (the command line does).
+  /// Measures every case in turn. It stops early when `Interruption.signal` reports
+  /// SIGINT or SIGTERM: a caller that wants that calls `Interruption.install()` (the
+  /// command line does); the engine itself installs only the kick.
   public func run() -> BenchOutcome {
-    KickSignal.install()
+    Interruption.installKickHandler()
     let config = plan.configuration
     let started = Clock.monotonicNanoseconds()
     let runsPerCase = config.warmup + config.runs
     var outcome = BenchOutcome(results: [], interruptedBy: nil, failure: nil)
     for (caseIndex, benchCase) in plan.cases.enumerated() {
-      if let signal = pendingSignal() {
+      if let signal = Interruption.signal {
         outcome.interruptedBy = signal
         break
       }
@@ -104,11 +103,6 @@ public final class BenchEngine {
       if outcome.interruptedBy != nil || outcome.failure != nil { break }
     }
     return outcome
-  }
-
-  private func pendingSignal() -> Int32? {
-    let signal = ckvm_interrupt_signal()
-    return signal != 0 ? signal : nil
   }
 }
 
@@ -237,7 +231,7 @@ final class CaseSetup {
     drainerThread?.join()
 
     switch control.stopReason {
-    case .interrupted: return .failure(.interrupted(ckvm_interrupt_signal()))
+    case .interrupted: return .failure(.interrupted(Interruption.signal ?? SIGINT))
     case .timedOut: return .failure(.failed(.timedOut(seconds: timeout ?? 0, what: what)))
     case .failed, .none: break
     }
@@ -253,7 +247,7 @@ final class CaseSetup {
   private func supervise(control: RunControl, threads: [BenchThread], workers: [VCPUWorker], timeout: Double?) {
     let deadline = timeout.map { Clock.monotonicNanoseconds() &+ UInt64($0 * 1e9) }
     while control.finishedVCPUs < workers.count {
-      if ckvm_interrupt_signal() != 0 { control.requestStop(.interrupted) }
+      if Interruption.signal != nil { control.requestStop(.interrupted) }
       var wait: Int32 = 100
       if let deadline {
         let now = Clock.monotonicNanoseconds()

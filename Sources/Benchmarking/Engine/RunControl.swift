@@ -114,17 +114,3 @@ final class RunControl: @unchecked Sendable {
     }
   }
 }
-
-/// The kick: SIGUSR1 with a handler that does nothing and no `SA_RESTART`, so a thread in
-/// `KVM_RUN` returns `EINTR`. Installed by the engine itself (the default action of
-/// SIGUSR1 would end the process); SIGINT and SIGTERM are left to the caller, so a library
-/// user (a test) keeps their default meaning.
-enum KickSignal {
-  static func install() {
-    var action = sigaction()
-    sigemptyset(&action.sa_mask)
-    action.sa_flags = 0
-    action.__sigaction_handler.sa_handler = { _ in }
-    sigaction(SIGUSR1, &action, nil)
-  }
-}

@@ -81,9 +81,14 @@ int ckvm_pin_current_thread(int cpu);
 // MARK: - Interruption.
 
 /// Installs SIGINT and SIGTERM handlers without SA_RESTART, so a blocked
-/// KVM_RUN returns EINTR, and SIGUSR1 as a no-op "kick" for vCPU threads.
+/// KVM_RUN returns EINTR, and the SIGUSR1 kick (ckvm_install_kick_handler).
 /// The handler only records the signal number.
 void ckvm_install_interrupt_handlers(void);
+
+/// Installs only the "kick": SIGUSR1 with a no-op handler and no SA_RESTART, so a
+/// thread in KVM_RUN returns EINTR (SIGUSR1's default action would end the process).
+/// SIGINT and SIGTERM keep whatever meaning they have.
+void ckvm_install_kick_handler(void);
 
 /// The signal that interrupted the process (SIGINT, SIGTERM), or 0.
 int ckvm_interrupt_signal(void);

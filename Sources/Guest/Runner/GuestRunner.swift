@@ -143,8 +143,7 @@ public struct GuestRunner {
         clearReadData()
       case .interrupted:
         counts.interruptions += 1
-        let signal = ckvm_interrupt_signal()
-        if signal != 0 { throw .interrupted(signal: signal) }
+        if let signal = Interruption.signal { throw .interrupted(signal: signal) }
         if let deadline, Clock.monotonicNanoseconds() >= deadline {
           throw .timedOut(seconds: timeout)
         }

@@ -23,6 +23,13 @@ public enum Interruption {
     pthread_sigmask(SIG_UNBLOCK, &set, nil)
   }
 
+  /// Installs only the SIGUSR1 kick that makes a thread's `KVM_RUN` return `EINTR`,
+  /// leaving SIGINT and SIGTERM as they are (for code that runs vCPU threads as a
+  /// library, under a caller that decides what a signal means).
+  public static func installKickHandler() {
+    ckvm_install_kick_handler()
+  }
+
   /// The signal that arrived (SIGINT or SIGTERM), or nil.
   public static var signal: Int32? {
     let signal = ckvm_interrupt_signal()

@@ -1,7 +1,6 @@
 import ArgumentParser
 import BenchReporting
 import Benchmarking
-import CKVM
 import Guest
 import KVM
 import Reporting
@@ -156,7 +155,7 @@ struct BenchCommand: ParsableCommand {
     let host = Host.current()
     let capacity: Int
     do { capacity = try RingCapacityProbe.measure(device) } catch {
-      guard ckvm_interrupt_signal() != 0 else { throw CLIFailure(.failure, error.description) }
+      guard Interruption.signal != nil else { throw CLIFailure(.failure, error.description) }
       // Interrupted before anything was measured: still a report, marked so.
       let report = BenchReport(
         host: host, ringCapacity: 0, configuration: config, results: [], comparisons: [], costModels: [],
@@ -178,7 +177,7 @@ struct BenchCommand: ParsableCommand {
     let engine = BenchEngine(plan: plan, device: device)
     engine.progress = { line.show($0) }
     let outcome =
-      ckvm_interrupt_signal() != 0 ? BenchOutcome(results: [], interruptedBy: ckvm_interrupt_signal()) : engine.run()
+      Interruption.signal.map { BenchOutcome(results: [], interruptedBy: $0) } ?? engine.run()
     line.clear()
     if let failure = outcome.failure { throw CLIFailure(.failure, failure.description) }
 
