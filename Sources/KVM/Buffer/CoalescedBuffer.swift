@@ -24,7 +24,7 @@ public enum BufferCreationError: Error, Sendable, Equatable, CustomStringConvert
 
   /// One sentence: what was tried, what came back, and what the API is.
   public var description: String {
-    let tried = "KVM_CREATE_COALESCED_MMIO_BUFFER (0xAED6) on a VM fd"
+    let tried = MMIO2Probe.attempt
     switch self {
     case .absent(let error):
       return "\(tried) answered \(error.errnoName) (\(error.errnoText)): this kernel lacks the v2 coalesced MMIO "

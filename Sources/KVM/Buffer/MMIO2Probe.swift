@@ -1,11 +1,3 @@
-import CKVM
-
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Musl)
-  import Musl
-#endif
-
 /// Whether the running kernel has the proposed v2 coalesced MMIO API, found by
 /// trying it rather than by its capability number.
 ///
@@ -50,15 +42,18 @@ public struct MMIO2Probe: Sendable, Equatable {
     return nil
   }
 
-  /// Runs the probe on `vm`, closing any fd it gets.
+  /// Runs the probe on `vm` through `CoalescedBuffer.create` (the same ioctl and
+  /// `/proc/self/fd` check `create-buffer` makes), closing any buffer it gets. Every
+  /// refusal, `ENOTTY`/`EINVAL` or another errno, reports as absent with its errno.
   public static func run(on vm: VirtualMachine) -> MMIO2Probe {
     do {
-      let fd = try vm.descriptor.ioctl("KVM_CREATE_COALESCED_MMIO_BUFFER", CKVM_CREATE_COALESCED_MMIO_BUFFER, value: 0)
-      defer { close(fd) }
-      let target = TextFile.linkTarget("/proc/self/fd/\(fd)") ?? "unreadable"
-      return MMIO2Probe(outcome: target == anonInodeName ? .present : .unexpectedFile(target: target))
+      try CoalescedBuffer.create(KernelBufferOperations(vm: vm)).close()
+      return MMIO2Probe(outcome: .present)
     } catch {
-      return MMIO2Probe(outcome: .absent(error))
+      switch error {
+      case .absent(let refusal), .failed(let refusal): return MMIO2Probe(outcome: .absent(refusal))
+      case .notABuffer(let target): return MMIO2Probe(outcome: .unexpectedFile(target: target))
+      }
     }
   }
 }
