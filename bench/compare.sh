@@ -13,8 +13,7 @@ pairs=${1:-7}
 writes=${2:-100000}
 cpu=${3:-0}
 make -s -C bench/reference
-swift build -c release --static-swift-stdlib --product cmmio >/dev/null
-cmmio=$(swift build -c release --static-swift-stdlib --product cmmio --show-bin-path)/cmmio
+cmmio=$(scripts/build-release.sh)
 ref=bench/reference/build/cmmio-ref
 # Guest bytes must be identical, or the comparison means nothing.
 for space in mmio pio; do

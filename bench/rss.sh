@@ -6,8 +6,7 @@
 # usage: bench/rss.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-swift build -c release --static-swift-stdlib --product cmmio >/dev/null
-cmmio=$(swift build -c release --static-swift-stdlib --product cmmio --show-bin-path)/cmmio
+cmmio=$(scripts/build-release.sh)
 python3 - "$cmmio" <<'PY'
 import resource, subprocess, sys, time
 cmmio = sys.argv[1]

@@ -8,8 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 pairs=${1:-300}
 make -s -C bench/reference
-swift build -c release --static-swift-stdlib --product cmmio >/dev/null
-bin=$(swift build -c release --static-swift-stdlib --product cmmio --show-bin-path)/cmmio
+bin=$(scripts/build-release.sh)
 result=$(bench/reference/build/alternate "$pairs" -- bench/reference/build/check-cap-min -- "$bin" check-cap --format json)
 echo "$result"
 ratio=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["ratio_of_medians"])' "$result")

@@ -10,8 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 writes=${1:-20000}
 runs=${2:-5}
-swift build -c release --static-swift-stdlib --product cmmio >/dev/null
-cmmio=$(swift build -c release --static-swift-stdlib --product cmmio --show-bin-path)/cmmio
+cmmio=$(scripts/build-release.sh)
 cpus=$(cat /sys/devices/system/cpu/online)
 out="bench/results/$(date +%Y-%m-%d)-$(hostname)"
 mkdir -p "$out"
