@@ -122,21 +122,38 @@ public struct CoalescedRing: @unchecked Sendable {
 }
 
 /// A reader of the ring that keeps its own position, so it can also model a
-/// smaller ring: after each drain it leaves exactly `ringSize` free slots by
-/// publishing `first = (last + K + 1) % MAX` (see the shared doc, section 5).
+/// smaller ring: after each drain it leaves exactly `ringSize` free slots.
+///
+/// With the 6.12+ has-room arithmetic that is `first = (last + K + 1) % MAX` (see the
+/// shared doc, section 5). With the pre-6.12 arithmetic that `first` can let the kernel take
+/// far more or fewer than K once the free region wraps past the ring's end, so the cursor
+/// looks `first` up in a `RingGrantTable` built for that arithmetic: exactly K where some
+/// `first` gives K, else the most below K. `granted` says what the latest publish promised,
+/// so a caller can check the kernel against the model at every drain.
 public struct RingCursor: Sendable {
   public let ring: CoalescedRing
   /// Entries the kernel may coalesce between drains: K, 1…usable capacity.
   public let ringSize: UInt32
+  /// The has-room arithmetic the cursor models.
+  public let arithmetic: HasRoomArithmetic
   /// The next entry to read.
   public private(set) var position: UInt32
+  /// Writes the kernel will coalesce after the latest publish before one exits, per the
+  /// model: `ringSize`, or fewer where the arithmetic cannot grant exactly that.
+  public private(set) var granted: UInt32 = 0
+  private let table: RingGrantTable?
 
   /// Starts at the ring's current `last` (nothing pending is assumed).
-  public init(ring: CoalescedRing, ringSize: UInt32? = nil) throws(RingCorruption) {
+  public init(ring: CoalescedRing, ringSize: UInt32? = nil, arithmetic: HasRoomArithmetic = .fixed)
+    throws(RingCorruption)
+  {
     let size = ringSize ?? ring.usableEntries
     precondition(size >= 1 && size <= ring.usableEntries, "ring size must be 1…capacity−1")
     self.ring = ring
     self.ringSize = size
+    self.arithmetic = arithmetic
+    // The fixed arithmetic needs no table: first = (last + K + 1) % MAX is exact (tested).
+    self.table = arithmetic == .fixed ? nil : RingGrantTable.shared(arithmetic, slots: ring.capacity)
     self.position = try ring.loadLast()
     publish(after: position)
   }
@@ -158,7 +175,14 @@ public struct RingCursor: Sendable {
   }
 
   @inline(__always)
-  private func publish(after last: UInt32) {
-    ring.storeFirst((last &+ ringSize &+ 1) % ring.capacity)
+  private mutating func publish(after last: UInt32) {
+    if let table {
+      let grant = table.grant(last: last, ringSize: ringSize)
+      granted = grant.slots
+      ring.storeFirst(grant.first)
+    } else {
+      granted = ringSize
+      ring.storeFirst((last &+ ringSize &+ 1) % ring.capacity)
+    }
   }
 }
