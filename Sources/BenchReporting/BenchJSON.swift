@@ -6,8 +6,10 @@ import Reporting
 ///
 /// Additions to the documented keys: `host.ring_capacity`, `results[].exits_per_sec`,
 /// `results[].observed_vcpu_cpus` and `observed_drain_cpu` (where the threads really
-/// ran), `comparisons[].ratio_to_floor`, `cost_models` and `headline`. Figures that were
-/// not measured are `null`, never a made-up number.
+/// ran), `comparisons[].ratio_to_floor`, `cost_models` and `headline`; `ring` (what the
+/// probe measured of the ring and the has-room arithmetic it shows) and `results[].exit_check`
+/// (exits per write against the ring model, the size achieved where it is not K). Figures
+/// that were not measured are `null`, never a made-up number.
 public func benchJSON(_ report: BenchReport) -> JSONValue {
   var host = report.host.reportJSON
   if case .object(var members) = host {
@@ -18,6 +20,7 @@ public func benchJSON(_ report: BenchReport) -> JSONValue {
     ("schema", .string("cmmio.bench/1")),
     ("host", host),
     ("config", configurationJSON(report.configuration, ringCapacity: report.ringCapacity)),
+    ("ring", ringJSON(report.ring)),
     ("results", .array(report.results.map(resultJSON))),
     (
       "comparisons",
@@ -91,6 +94,46 @@ func keyMembers(_ key: CaseKey) -> [(String, JSONValue)] {
   ]
 }
 
+/// The probe's fills and what they show; null without a ring.
+func ringJSON(_ ring: RingFill?) -> JSONValue {
+  guard let ring else { return .null }
+  let arithmetic = ring.arithmetic
+  return .object([
+    ("slots", .integer(ring.slots)),
+    ("usable", .integer(ring.usable)),
+    (
+      "fills",
+      .array(zip(ring.starts, ring.counts).map { .object([("start_index", .integer($0)), ("entries", .integer($1))]) })
+    ),
+    ("has_room_arithmetic", arithmetic.map { .string($0.rawValue) } ?? .null),
+    ("half_ring_bug", arithmetic.map { .bool($0 == .pre612) } ?? .null),
+    ("fix_commit", arithmetic == .pre612 ? .string(HasRoomArithmetic.fixCommit) : .null),
+    (
+      "largest_exact_ring_size",
+      arithmetic.map { .integer(RingGrantTable.shared($0, slots: ring.slots).largestExactEverywhere) } ?? .null
+    ),
+    ("summary", .string(ring.summary)),
+  ])
+}
+
+/// Exits per write against the ring model (`ExitCheck`); null for `ram`.
+func exitCheckJSON(_ result: BenchResult) -> JSONValue {
+  guard let check = result.exitCheck else { return .null }
+  return .object([
+    ("promise", .string(check.promise.rawValue)),
+    ("model_exits_per_write", .double(check.modelExitsPerWrite)),
+    ("has_room_arithmetic", check.arithmetic.map { .string($0.rawValue) } ?? .null),
+    ("exact_ring_size", .bool(check.isExact(ringSize: result.key.ringSize))),
+    ("achieved_ring_size", check.achievedRingSize.map { .double($0) } ?? .null),
+    ("least_grant", check.leastGrant.map { .integer($0) } ?? .null),
+    ("greatest_grant", check.greatestGrant.map { .integer($0) } ?? .null),
+    ("drains", .integer(check.drains)),
+    ("broken_grants", .integer(check.brokenGrants)),
+    ("passed", .bool(check.passed)),
+    ("problem", check.problem.map { .string($0) } ?? .null),
+  ])
+}
+
 func summaryJSON(_ summary: Summary) -> JSONValue {
   .object([
     ("mean", .double(summary.mean)),
@@ -131,6 +174,7 @@ func resultJSON(_ result: BenchResult) -> JSONValue {
       ),
       ("kernel_stats", .object(result.kernelStats.map { ($0.name, .double($0.value)) })),
       ("verification", verification),
+      ("exit_check", exitCheckJSON(result)),
       ("observed_vcpu_cpus", .array(result.observedVCPUCPUs.map { .integer($0) })),
       ("observed_drain_cpu", result.observedDrainCPU.map { .integer($0) } ?? .null),
     ])

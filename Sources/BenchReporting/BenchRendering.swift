@@ -36,6 +36,7 @@ func benchCSV(_ report: BenchReport) -> String {
   header += ["p50", "p90", "p99", "p999", "max"].map { "kvm_run_ns_" + $0 }
   header += statNames.map { "kernel_stats_" + $0 }
   header += ["verification_entries", "verification_lost", "verification_out_of_order"]
+  header += ["achieved_ring_size", "model_exits_per_write", "exit_check_passed"]
   header += ["observed_vcpu_cpus", "observed_drain_cpu", "speedup_vs_plain", "ratio_to_floor", "interrupted"]
 
   func number(_ value: Double) -> String { value.isFinite ? JSONValue.format(value) : "" }
@@ -58,6 +59,11 @@ func benchCSV(_ report: BenchReport) -> String {
     row += statNames.map { name in result.kernelStat(name).map(number) ?? "" }
     let verification = result.verification
     row += [verification?.entries, verification?.lost, verification?.outOfOrder].map { $0.map(String.init) ?? "" }
+    let check = result.exitCheck
+    row += [
+      result.effectiveRingSize.map(number) ?? "", check.map { number($0.modelExitsPerWrite) } ?? "",
+      check.map { $0.passed ? "true" : "false" } ?? "",
+    ]
     row.append(result.observedVCPUCPUs.map(String.init).joined(separator: " "))
     row.append(result.observedDrainCPU.map(String.init) ?? "")
     let comparison = report.comparisons.first { $0.key == result.key }
@@ -75,28 +81,69 @@ func benchCSV(_ report: BenchReport) -> String {
 func resultsTable(_ report: BenchReport) -> TextTable {
   var table = TextTable(
     headers: [
-      "mode", "space", "K", "drain", "vCPUs", "CPUs", "writes/s (median ± sd)", "ns/write", "exits/write", "speedup",
-      "verified",
+      "mode", "space", "K", "drain", "vCPUs", "CPUs", "writes/s (median ± sd)", "ns/write", "exits/write", "model",
+      "speedup", "verified",
     ],
-    alignments: [.left, .left, .right, .left, .right, .left, .right, .right, .right, .right, .left])
+    alignments: [.left, .left, .right, .left, .right, .left, .right, .right, .right, .right, .right, .left])
   for result in report.results {
     let key = result.key
     let comparison = report.comparisons.first { $0.key == key }
     table.append([
       key.mode.rawValue,
       key.space.rawValue,
-      key.ringSize.map(String.init) ?? "-",
+      ringSizeCell(result),
       key.mode.usesRing ? key.drain.rawValue : "-",
       String(key.vcpus),
       cpuCell(key),
       Human.amount(result.writesPerSec.median) + " ± " + Human.amount(result.writesPerSec.stddev),
       Human.amount(result.nsPerWrite.median),
       Human.significant(result.userspaceExitsPerWrite),
+      modelCell(result.exitCheck),
       comparison.map { Human.times($0.speedupVsPlain) } ?? "-",
-      key.mode == .ram && result.verification == nil ? "-" : verificationCell(result.verification),
+      key.mode == .ram && result.verification == nil ? "-" : verificationCell(result),
     ])
   }
   return table
+}
+
+/// K as measured: the asked size, or the mean achieved marked `*` (see `ringNotes`).
+func ringSizeCell(_ result: BenchResult) -> String {
+  guard let asked = result.key.ringSize else { return "-" }
+  guard let check = result.exitCheck, !check.isExact(ringSize: asked), let achieved = check.achievedRingSize else {
+    return String(asked)
+  }
+  return ExitCheck.sizeText(achieved) + "*"
+}
+
+/// What the model gives for exits per write: 1/(K + 1), or a bound ("≤ 0.0118").
+func modelCell(_ check: ExitCheck?) -> String {
+  guard let check else { return "-" }
+  let figure = Human.significant(check.modelExitsPerWrite)
+  return check.promise == .exact ? figure : "≤ " + figure
+}
+
+/// The lines under the results: each result whose K is a mean, and each failed exit check.
+func ringNotes(_ report: BenchReport) -> [String] {
+  var notes: [String] = []
+  for result in report.results {
+    guard let asked = result.key.ringSize, let check = result.exitCheck, !check.isExact(ringSize: asked),
+      let achieved = check.achievedRingSize
+    else { continue }
+    notes.append(
+      "* \(result.key.mode.rawValue) \(result.key.space.rawValue) K = \(asked) asked: this kernel's "
+        + "\(check.arithmetic?.rawValue ?? "?") has-room arithmetic cannot leave exactly \(asked) free slots from every "
+        + "ring position (the half-ring bug in coalesced_mmio_has_room(), fixed by commit \(HasRoomArithmetic.fixCommit)); "
+        + "the cursor granted \(check.leastGrant.map(String.init) ?? "?") to \(check.greatestGrant.map(String.init) ?? "?") "
+        + "per fill, K = \(ExitCheck.sizeText(achieved)) is the mean achieved, and exits/write are checked against it.")
+  }
+  for result in report.results {
+    if let problem = result.exitCheck?.problem {
+      notes.append(
+        "! \(configurationLabel(result.key))\(result.key.ringSize.map { " K=\($0)" } ?? ""): exits per write "
+          + "did not match the ring model: \(problem).")
+    }
+  }
+  return notes
 }
 
 /// Each ring result against its plain baseline and its RAM floor.
@@ -130,10 +177,16 @@ func cpuCell(_ key: CaseKey) -> String {
   return text
 }
 
-func verificationCell(_ verification: Verification?) -> String {
-  guard let verification else { return "off" }
-  if verification.clean { return "ok" }
-  return "\(verification.lost) lost, \(verification.outOfOrder) out of order"
+/// "ok" only when every write was accounted for and the exits matched the ring model.
+func verificationCell(_ result: BenchResult) -> String {
+  var parts: [String] = []
+  if let verification = result.verification, !verification.clean {
+    parts.append("\(verification.lost) lost, \(verification.outOfOrder) out of order")
+  }
+  if let check = result.exitCheck, !check.passed { parts.append("FAILED: exits ≠ model") }
+  if !parts.isEmpty { return parts.joined(separator: "; ") }
+  if result.verification == nil { return result.exitCheck == nil ? "off" : "exits ok, writes unchecked" }
+  return "ok"
 }
 
 /// One sentence per cost model: what a coalesced write and a round trip cost.
@@ -166,14 +219,30 @@ func runLine(_ report: BenchReport) -> String {
   var text = "cmmio bench: \(Human.fixed(Double(configuration.writes), 0)) writes per vCPU × "
   text += "\(configuration.runs) runs (\(configuration.warmup) warm-up), "
   text += "modes \(configuration.modes.map(\.rawValue).joined(separator: ",")), \(configuration.space.rawValue), "
-  text += "ring capacity \(report.ringCapacity)"
+  text += ringWords(report)
   if configuration.flushEvery > 0 { text += ", doorbell every \(configuration.flushEvery) writes" }
+  return text
+}
+
+/// "ring 169 usable of 170 slots, 6.12+ has-room arithmetic", or the same naming the pre-6.12 bug.
+func ringWords(_ report: BenchReport) -> String {
+  guard let ring = report.ring else { return "ring capacity \(report.ringCapacity)" }
+  var text = "ring \(ring.usable) usable of \(ring.slots) slots, "
+  switch ring.arithmetic {
+  case .fixed?: text += "6.12+ has-room arithmetic"
+  case .pre612?:
+    text +=
+      "pre-6.12 has-room arithmetic (\(ring.fromZero.map(String.init) ?? "?") entries from an empty ring at index 0: "
+      + "the half-ring bug, fixed by commit \(HasRoomArithmetic.fixCommit))"
+  case nil: text += "has-room arithmetic unknown (fills \(ring.range))"
+  }
   return text
 }
 
 func benchTable(_ report: BenchReport) -> String {
   var out = runLine(report) + "\n\n"
   out += resultsTable(report).rendered()
+  for note in ringNotes(report) { out += note + "\n" }
   if !report.comparisons.isEmpty {
     out += "\ncomparisons (median writes/s against plain exits; median ns/write against the RAM floor):\n"
     out += comparisonsTable(report).rendered()
@@ -185,16 +254,20 @@ func benchTable(_ report: BenchReport) -> String {
   }
   if report.interrupted { out += "\ninterrupted: the figures cover only the runs that completed.\n" }
   out += "\n" + benchHeadline(report) + "\n"
-  out += "\nhost: \(report.host.reportSummary); coalesced ring capacity \(report.ringCapacity) entries\n"
+  out += "\nhost: \(report.host.reportSummary); coalesced \(ringWords(report))\n"
   return out
 }
 
 func benchMarkdown(_ report: BenchReport) -> String {
   var out = "# cmmio bench\n\n"
   out += runLine(report) + ".\n\n"
-  out += "Host: \(report.host.reportSummary); coalesced ring capacity \(report.ringCapacity) entries.\n\n"
+  out += "Host: \(report.host.reportSummary); coalesced \(ringWords(report)).\n\n"
   if report.interrupted { out += "**Interrupted**: the figures cover only the runs that completed.\n\n" }
   out += "## Results\n\n" + resultsTable(report).markdown()
+  let notes = ringNotes(report)
+  if !notes.isEmpty {
+    out += "\n" + notes.map { "- " + ($0.hasPrefix("* ") ? "\\*" + $0.dropFirst() : $0) + "\n" }.joined()
+  }
   if !report.comparisons.isEmpty {
     out += "\n## Comparisons\n\n" + comparisonsTable(report).markdown()
   }
@@ -217,6 +290,22 @@ func benchMarkdown(_ report: BenchReport) -> String {
 /// writes/s on CPU 1), within 1.1× of the RAM floor." Without a comparison it says what
 /// there is.
 public func benchHeadline(_ report: BenchReport) -> String {
+  var sentence = headlineFigures(report)
+  let failed = report.results.filter { !($0.exitCheck?.passed ?? true) }.count
+  if failed > 0 {
+    sentence +=
+      " Exits per write did not match the ring model for \(failed) result(s): those figures are not at the ring size shown."
+  }
+  if report.ring?.arithmetic == .pre612 {
+    sentence +=
+      " This kernel has the pre-6.12 half-ring bug in coalesced_mmio_has_room() (fixed by commit "
+      + "\(HasRoomArithmetic.fixCommit)): ring sizes up to \(RingGrantTable.shared(.pre612, slots: report.ring?.slots ?? 170).largestExactEverywhere) "
+      + "were modelled exactly, larger ones at the mean size achieved (marked *)."
+  }
+  return sentence
+}
+
+func headlineFigures(_ report: BenchReport) -> String {
   let best = report.comparisons.max { a, b in
     (a.key.ringSize ?? 0, a.speedupVsPlain) < (b.key.ringSize ?? 0, b.speedupVsPlain)
   }
@@ -225,7 +314,8 @@ public func benchHeadline(_ report: BenchReport) -> String {
   {
     let key = best.key
     var sentence = "Coalescing" + (key.mode == .coalescedV2 ? " into a v2 buffer" : "")
-    sentence += " at a \(key.ringSize.map(String.init) ?? "?")-entry ring made \(spaceWords(key.space)) writes "
+    let size = result.effectiveRingSize.map(ExitCheck.sizeText) ?? "?"
+    sentence += " at a \(size)-entry ring made \(spaceWords(key.space)) writes "
     if best.speedupVsPlain >= 1 {
       sentence += "\(Human.times(best.speedupVsPlain)) faster than plain exits"
     } else {

@@ -9,7 +9,7 @@ struct CostFitTests {
     let c = 6_624.0
     let p = 13_995.0
     let rings: [UInt32] = [1, 2, 4, 8, 16, 32, 64, 128, 169]
-    let fit = try #require(CostFit(points: rings.map { ($0, modelCost(ring: $0, c: c, p: p)) }))
+    let fit = try #require(CostFit(points: rings.map { (Double($0), modelCost(ring: $0, c: c, p: p)) }))
     #expect(abs(fit.coalescedNs - c) < 1e-6)
     #expect(abs(fit.exitNs - p) < 1e-6)
     #expect(abs(fit.rSquared - 1) < 1e-12)
@@ -20,7 +20,7 @@ struct CostFitTests {
   func noisyData() throws {
     let noise = [40.0, -55, 30, -20, 60, -35, 10, -45]
     let rings: [UInt32] = [1, 3, 7, 15, 31, 63, 127, 169]
-    let points = zip(rings, noise).map { ($0, modelCost(ring: $0, c: 700, p: 15_000) + $1) }
+    let points = zip(rings, noise).map { (Double($0), modelCost(ring: $0, c: 700, p: 15_000) + $1) }
     let fit = try #require(CostFit(points: points))
     #expect(fit.rSquared < 1)
     #expect(fit.rSquared > 0.99)

@@ -6,17 +6,20 @@ import Testing
 @testable import Benchmarking
 
 /// Runs the engine on the real kernel with a small workload (1 run, no warm-up unless changed).
-func measure(skew: Int64 = 0, _ configure: (inout BenchConfiguration) -> Void) throws -> BenchOutcome {
+func measure(
+  skew: Int64 = 0, ringSizeSkew: Int32 = 0, _ configure: (inout BenchConfiguration) -> Void
+) throws -> BenchOutcome {
   let device = try KVMDevice()
   var config = BenchConfiguration()
   config.writes = 1_000
   config.runs = 1
   config.warmup = 0
   configure(&config)
-  let capacity = try RingCapacityProbe.measure(device)
-  let plan = try BenchPlan.make(config, device: device, host: Host.current(), ringCapacity: capacity)
+  let ring = try RingCapacityProbe.measure(device)
+  let plan = try BenchPlan.make(config, device: device, host: Host.current(), ring: ring)
   let engine = BenchEngine(plan: plan, device: device)
   engine.expectationSkew = skew
+  engine.ringSizeSkew = ringSizeSkew
   return engine.run()
 }
 
@@ -177,10 +180,13 @@ struct EngineKernelTests {
     }
   }
 
-  @Test("the ring's measured capacity is (page size − 8)/24 − 1 on this kernel (6.12 and later)")
+  @Test("the probe measures (page size − 8)/24 − 1 from every start index it tries: the 6.12+ arithmetic here")
   func ringCapacity() throws {
-    let capacity = try RingCapacityProbe.measure(KVMDevice())
-    #expect(capacity == (Host.pageSize - 8) / 24 - 1)
+    let ring = try #require(try RingCapacityProbe.measure(KVMDevice()))
+    #expect(ring.usable == (Host.pageSize - 8) / 24 - 1)
+    #expect(ring.counts.allSatisfy { $0 == ring.usable })
+    #expect(ring.starts == RingCapacityProbe.starts(slots: ring.slots))
+    #expect(ring.arithmetic == .fixed)
   }
 }
 
@@ -191,7 +197,9 @@ struct EnginePlanTests {
     configure(&config)
     let device: KVMDevice
     do { device = try KVMDevice() } catch { throw .failure("\(error)") }
-    return try BenchPlan.make(config, device: device, host: Host.current(), ringCapacity: 169)
+    let ring: RingFill?
+    do { ring = try RingCapacityProbe.measure(device) } catch { throw .failure("\(error)") }
+    return try BenchPlan.make(config, device: device, host: Host.current(), ring: ring)
   }
 
   private func usageError(_ configure: (inout BenchConfiguration) -> Void) -> Bool {

@@ -15,10 +15,11 @@ public func analyze(results: [BenchResult]) -> (comparisons: [Comparison], costM
   }
 
   // One model per configuration with the ring size left out, in order of first appearance.
-  var groups: [CaseKey: [(ringSize: UInt32, nsPerWrite: Double)]] = [:]
+  // The ring size each result was measured at: K, or the mean achieved on a pre-6.12 kernel.
+  var groups: [CaseKey: [(ringSize: Double, nsPerWrite: Double)]] = [:]
   var order: [CaseKey] = []
   for result in results where result.key.mode.usesRing {
-    guard let ringSize = result.key.ringSize else { continue }
+    guard let ringSize = result.effectiveRingSize else { continue }
     var key = result.key
     key.ringSize = nil
     if groups[key] == nil { order.append(key) }

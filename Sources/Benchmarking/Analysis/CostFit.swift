@@ -19,8 +19,10 @@ public struct CostFit: Sendable, Equatable {
   /// Fits the points, or nil where no line is defined: fewer than two distinct ring
   /// sizes (one point, or the same K repeated) or fewer than two finite figures.
   /// Never NaN: non-finite figures (runs that never completed) are left out.
-  public init?(points: [(ringSize: UInt32, nsPerWrite: Double)]) {
-    let usable = points.filter { $0.nsPerWrite.isFinite }
+  /// Ring sizes may be means: the sizes achieved where a pre-6.12 kernel could not be granted
+  /// exactly K.
+  public init?(points: [(ringSize: Double, nsPerWrite: Double)]) {
+    let usable = points.filter { $0.nsPerWrite.isFinite && $0.ringSize.isFinite }
     // Distinctness is decided on the integers: 1/(K+1) for equal K can differ in the
     // last bit after averaging, which would make a vanishing Sxx look like a slope.
     guard Set(usable.map(\.ringSize)).count >= 2 else { return nil }

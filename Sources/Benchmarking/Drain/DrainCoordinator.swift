@@ -14,21 +14,33 @@ final class DrainCoordinator: @unchecked Sendable {
     var verifier: WriteVerifier
     var ringEntries = 0
     var corruption: RingCorruption?
+    var grants = GrantTally()
   }
 
   private let book: PthreadLocked<Book>
   private let storage: UnsafeMutablePointer<UInt64>
   private let ring: CoalescedRing?
   private let ringSize: UInt32?
+  private let arithmetic: HasRoomArithmetic
+  /// One vCPU draining only at its own exits: a write exit then means the kernel refused a
+  /// write because the ring was full, so the drain must find exactly what was granted.
+  private let exactFill: Bool
+  /// Tests only (`BenchEngine.ringSizeSkew`): the cursor grants K + skew, the checks hold it to K.
+  private let ringSizeSkew: Int32
 
-  /// `ring` nil (no zone) checks exits only; `ringSize` is K (nil: the usable capacity).
+  /// `ring` nil (no zone) checks exits only; `ringSize` is K (nil: the usable capacity);
+  /// `arithmetic` is the kernel's has-room test the cursor models.
   init(
-    ring: CoalescedRing?, ringSize: UInt32?, base: UInt64, stride: UInt64, vcpus: Int, space: IOSpace,
-    firstValue: UInt64, expectsWrites: Bool, enabled: Bool
+    ring: CoalescedRing?, ringSize: UInt32?, arithmetic: HasRoomArithmetic, exactFill: Bool,
+    ringSizeSkew: Int32 = 0, base: UInt64, stride: UInt64, vcpus: Int, space: IOSpace, firstValue: UInt64,
+    expectsWrites: Bool, enabled: Bool
   ) {
     storage = .allocate(capacity: max(vcpus, 1))
     self.ring = ring
     self.ringSize = ringSize
+    self.arithmetic = arithmetic
+    self.exactFill = exactFill
+    self.ringSizeSkew = ringSizeSkew
     let verifier = WriteVerifier(
       base: base, stride: stride, vcpus: vcpus, space: space, length: 4, firstValue: firstValue,
       expectsWrites: expectsWrites, enabled: enabled, storage: storage)
@@ -40,38 +52,51 @@ final class DrainCoordinator: @unchecked Sendable {
   /// Before a run (no vCPU running): a cursor at the ring's `last` that leaves K free
   /// slots, and fresh expectations.
   func prepareRun() throws(RingCorruption) {
-    let cursor = try ring.map { ring throws(RingCorruption) in try RingCursor(ring: ring, ringSize: ringSize) }
+    let arithmetic = self.arithmetic
+    let skew = ringSizeSkew
+    let cursor = try ring.map { ring throws(RingCorruption) in
+      let asked = Int64(ringSize ?? ring.usableEntries)
+      let granted = skew == 0 ? asked : min(max(asked + Int64(skew), 1), Int64(ring.usableEntries))
+      return try RingCursor(ring: ring, ringSize: UInt32(granted), arithmetic: arithmetic)
+    }
     book.withLock { book in
       book.cursor = cursor
       book.verifier.restart()
       book.ringEntries = 0
       book.corruption = nil
+      book.grants = GrantTally(initial: cursor.map { UInt32(Int64($0.granted) - Int64(skew)) })
     }
   }
 
   /// Drains whatever the kernel published (the drainer thread's call). Returns the entries read.
   @inline(__always)
   func drain() -> Int {
-    book.withLock { book in Self.drainLocked(&book) }
+    let skew = ringSizeSkew
+    return book.withLock { book in Self.drainLocked(&book, at: .drainer, exactFill: false, skew: skew) }
   }
 
   /// At an exit to userspace: drains, then checks the write that exited, if it was one.
   @inline(__always)
   func drainAtExit(address: UInt64, length: UInt32, space: IOSpace, data: UInt64, isWrite: Bool) {
+    let exactFill = self.exactFill
+    let skew = ringSizeSkew
     book.withLock { book in
-      _ = Self.drainLocked(&book)
+      _ = Self.drainLocked(&book, at: isWrite ? .writeExit : .otherExit, exactFill: exactFill, skew: skew)
       if isWrite { book.verifier.observe(address: address, length: length, space: space, data: data) }
     }
   }
 
-  /// At `hlt` or any exit that carries no write: drains only.
+  /// At `hlt` or any exit that carries no write (a doorbell read): drains only.
   @inline(__always)
-  func drainAtExit() {
-    book.withLock { book in _ = Self.drainLocked(&book) }
+  func drainAtExit(halted: Bool = false) {
+    let skew = ringSizeSkew
+    book.withLock { book in
+      _ = Self.drainLocked(&book, at: halted ? .halt : .otherExit, exactFill: false, skew: skew)
+    }
   }
 
   @inline(__always)
-  private static func drainLocked(_ book: inout Book) -> Int {
+  private static func drainLocked(_ book: inout Book, at moment: DrainMoment, exactFill: Bool, skew: Int32) -> Int {
     guard var cursor = book.cursor, book.corruption == nil else { return 0 }
     // Work on copies (a cursor and a pointer-backed verifier are a few words each) so the
     // closure does not capture `book` while `book.cursor` is being mutated.
@@ -81,8 +106,13 @@ final class DrainCoordinator: @unchecked Sendable {
       book.verifier = verifier
     }
     do {
+      // What the model says the kernel may take (the grant itself, unless a test skews it).
+      let promised = skew == 0 ? cursor.granted : UInt32(max(Int64(cursor.granted) - Int64(skew), 0))
+      let position = cursor.position
       let count = try cursor.drain { entry in verifier.observe(entry) }
       book.ringEntries &+= count
+      book.grants.record(
+        read: count, promised: promised, from: position, at: moment, exactFill: exactFill)
       return count
     } catch {
       book.corruption = error
@@ -95,11 +125,87 @@ final class DrainCoordinator: @unchecked Sendable {
     book.withLock { $0.verifier.recordMismatch() }
   }
 
-  /// After every guest halted: the run's verification and ring entries, or the corruption seen.
-  func finishRun() -> (verification: Verification, ringEntries: Int, corruption: RingCorruption?) {
+  /// After every guest halted: the run's verification, ring entries and grants, or the corruption seen.
+  func finishRun() -> (
+    verification: Verification, ringEntries: Int, grants: GrantTally, corruption: RingCorruption?
+  ) {
     book.withLock { book in
       book.verifier.finish()
-      return (book.verifier.verification, book.ringEntries, book.corruption)
+      return (book.verifier.verification, book.ringEntries, book.grants, book.corruption)
     }
+  }
+}
+
+/// Why a drain happened: the kernel's promise is checked differently for each.
+enum DrainMoment {
+  /// A vCPU's write exited (for one vCPU draining at exits: the ring was full).
+  case writeExit
+  /// A doorbell read or another exit without a write.
+  case otherExit
+  /// The guest halted: what is left is read, nothing more is granted to anyone.
+  case halt
+  /// The `thread` strategy's drainer.
+  case drainer
+}
+
+/// Every drain of one run held against what the cursor had granted the kernel before it.
+///
+/// The cursor's promise is the number of writes the kernel takes before one exits, in the
+/// kernel's own has-room arithmetic. No drain may find more (the kernel took slots the model
+/// said it would refuse); with one vCPU draining at its exits, a drain at a write exit must
+/// find exactly that many (the kernel refused while the model said it had room).
+struct GrantTally: Sendable, Equatable {
+  /// Grants the kernel filled (drains at write exits, and drains that found entries,
+  /// `hlt` excepted): their sum, count, least and greatest.
+  var filledSum = 0
+  var filledCount = 0
+  var least = UInt32.max
+  var greatest: UInt32 = 0
+  /// The grant made before the run, used when no drain filled one (the run fit in the ring).
+  var initial: UInt32 = 0
+  var drains = 0
+  /// Drains that found more than was granted.
+  var overTaken = 0
+  /// Drains at a write exit (one vCPU, exit drain) that found fewer than was granted.
+  var shortFills = 0
+  /// The first broken promise: (entries read, slots granted, ring position).
+  var firstBroken: (read: Int, promised: UInt32, position: UInt32)?
+
+  init(initial: UInt32? = nil) { self.initial = initial ?? 0 }
+
+  @inline(__always)
+  mutating func record(read: Int, promised: UInt32, from position: UInt32, at moment: DrainMoment, exactFill: Bool) {
+    drains &+= 1
+    var broken = read > Int(promised)
+    if broken { overTaken &+= 1 }
+    if moment == .writeExit && exactFill && read < Int(promised) {
+      shortFills &+= 1
+      broken = true
+    }
+    if broken && firstBroken == nil { firstBroken = (read, promised, position) }
+    if moment == .writeExit || (moment != .halt && read > 0) {
+      filledSum &+= Int(promised)
+      filledCount &+= 1
+      least = min(least, promised)
+      greatest = max(greatest, promised)
+    }
+  }
+
+  /// Folds another run's drains into this one (the first run's initial grant is kept).
+  mutating func merge(_ other: GrantTally) {
+    if drains == 0 && filledCount == 0 { initial = other.initial }
+    filledSum &+= other.filledSum
+    filledCount &+= other.filledCount
+    least = min(least, other.least)
+    greatest = max(greatest, other.greatest)
+    drains &+= other.drains
+    overTaken &+= other.overTaken
+    shortFills &+= other.shortFills
+    if firstBroken == nil { firstBroken = other.firstBroken }
+  }
+
+  static func == (lhs: GrantTally, rhs: GrantTally) -> Bool {
+    lhs.filledSum == rhs.filledSum && lhs.filledCount == rhs.filledCount && lhs.drains == rhs.drains
+      && lhs.overTaken == rhs.overTaken && lhs.shortFills == rhs.shortFills
   }
 }

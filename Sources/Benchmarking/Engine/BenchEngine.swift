@@ -56,6 +56,10 @@ public final class BenchEngine {
   public var progress: ((BenchProgress) -> Void)?
   /// Tests only: added to the value the verifier expects first, to show it can fail.
   var expectationSkew: Int64 = 0
+  /// Tests only: the ring cursors grant the kernel K + `ringSizeSkew` slots while the model,
+  /// the checks and the report still say K. A deliberately wrong model on the real kernel (the
+  /// very defect of reporting a ring size not achieved), to show the exit check fails.
+  var ringSizeSkew: Int32 = 0
 
   public init(plan: BenchPlan, device: KVMDevice) {
     self.plan = plan
@@ -77,7 +81,11 @@ public final class BenchEngine {
         break
       }
       let setup: CaseSetup
-      do { setup = try CaseSetup(benchCase, configuration: config, device: device, skew: expectationSkew) } catch {
+      do {
+        setup = try CaseSetup(
+          benchCase, configuration: config, device: device, skew: expectationSkew,
+          arithmetic: plan.ringArithmetic ?? .fixed, ringSizeSkew: ringSizeSkew)
+      } catch {
         outcome.failure = error
         break
       }
@@ -120,6 +128,10 @@ struct RunMeasurement: Sendable {
   var kvmRuns: Int
   var ringEntries: Int
   var verification: Verification
+  /// Every drain against the cursor's grant.
+  var grants: GrantTally
+  /// Why the run's exits did not match the ring model, if they did not.
+  var exitProblem: String?
   /// Per selected kernel counter, summed over vCPUs.
   var statDeltas: [UInt64]
   var latency: RunLatency
@@ -142,10 +154,20 @@ final class CaseSetup {
   /// Indexes (into the stats descriptors) of the counters reported: cumulative single values.
   let statIndexes: [Int]
   let statNames: [String]
+  /// The kernel's has-room arithmetic the cursor models.
+  let arithmetic: HasRoomArithmetic
+  /// One vCPU draining at its own exits with no doorbell: exits per write are exactly 1/(K + 1).
+  let exactPromise: Bool
 
-  init(_ benchCase: BenchCase, configuration: BenchConfiguration, device: KVMDevice, skew: Int64) throws(BenchFailure) {
+  init(
+    _ benchCase: BenchCase, configuration: BenchConfiguration, device: KVMDevice, skew: Int64,
+    arithmetic: HasRoomArithmetic, ringSizeSkew: Int32 = 0
+  ) throws(BenchFailure) {
     self.benchCase = benchCase
     self.configuration = configuration
+    self.arithmetic = arithmetic
+    let exactFill = benchCase.key.drain == .exit && benchCase.key.vcpus == 1
+    exactPromise = exactFill && configuration.flushEvery == 0
     let key = benchCase.key
     placement = GuestPlacement(
       mode: key.mode, space: key.space, vcpus: key.vcpus, writes: configuration.writes,
@@ -168,7 +190,8 @@ final class CaseSetup {
     }
     let firstValue = UInt64(Int64(configuration.writes) + skew)
     drain = DrainCoordinator(
-      ring: key.mode.usesRing ? vcpus.first?.ring : nil, ringSize: key.ringSize, base: placement.base,
+      ring: key.mode.usesRing ? vcpus.first?.ring : nil, ringSize: key.ringSize, arithmetic: arithmetic,
+      exactFill: exactFill, ringSizeSkew: ringSizeSkew, base: placement.base,
       stride: GuestPlacement.registerStride, vcpus: key.vcpus, space: key.space, firstValue: firstValue,
       expectsWrites: key.mode != .ram, enabled: configuration.verify)
     let files = vcpus.compactMap { try? $0.statistics() }
@@ -287,17 +310,81 @@ final class CaseSetup {
     for worker in workers { latency.add(worker.record.latency) }
     let start = workers.map(\.record.start).min() ?? 0
     let end = workers.map(\.record.end).max() ?? 0
+    let writeExits = workers.reduce(0) { $0 + $1.record.writeExits }
     return RunMeasurement(
       wallNs: end &- start,
-      writeExits: workers.reduce(0) { $0 + $1.record.writeExits },
+      writeExits: writeExits,
       readExits: workers.reduce(0) { $0 + $1.record.readExits },
       kvmRuns: workers.reduce(0) { $0 + $1.record.kvmRuns },
       ringEntries: finished.ringEntries,
       verification: finished.verification,
+      grants: finished.grants,
+      exitProblem: exitProblem(writeExits: writeExits, grants: finished.grants),
       statDeltas: deltas,
       latency: latency,
       observedVCPUCPUs: workers.map(\.record.observedCPU),
       observedDrainCPU: drainer?.observedCPU)
+  }
+
+  /// Writes per run, all vCPUs together.
+  private var writesPerRun: Int { Int(configuration.writes) * benchCase.key.vcpus }
+
+  /// The run's write exits and drains against the model (`ExitCheck`); nil when they match.
+  func exitProblem(writeExits: Int, grants: GrantTally) -> String? {
+    let key = benchCase.key
+    let writes = writesPerRun
+    switch key.mode {
+    case .ram:
+      return nil
+    case .plain:
+      return writeExits == writes ? nil : "\(writeExits) write exits for \(writes) writes, where every write exits"
+    case .coalesced, .coalescedV2:
+      if let broken = grants.firstBroken {
+        return "a drain from ring position \(broken.position) found \(broken.read) entries where the cursor had "
+          + "granted \(broken.promised) (modelling the \(arithmetic.rawValue) has-room arithmetic); "
+          + "\(grants.overTaken + grants.shortFills) of \(grants.drains) drains broke their grant"
+      }
+      let size = grants.filledCount > 0 ? Double(grants.filledSum) / Double(grants.filledCount) : Double(grants.initial)
+      if exactPromise {
+        let expected = Double(writes) / (size + 1)
+        guard abs(Double(writeExits) - expected) <= 1 else {
+          return "\(writeExits) write exits for \(writes) writes, where a ring of \(ExitCheck.sizeText(size)) gives "
+            + "\(writes)/(K + 1) = \(JSONNumber.format(expected)) within one"
+        }
+        return nil
+      }
+      let least = min(grants.filledCount > 0 ? grants.least : grants.initial, grants.initial)
+      let bound = key.vcpus * (writes / (Int(least) + 1) + 1)
+      guard writeExits <= bound else {
+        return "\(writeExits) write exits for \(writes) writes, above the model's bound of \(bound) "
+          + "(one per vCPU per \(least + 1) writes, plus one)"
+      }
+      return nil
+    }
+  }
+
+  /// The exit check over the kept runs.
+  func exitCheck(from tally: CaseTally) -> ExitCheck? {
+    let key = benchCase.key
+    let writes = Double(writesPerRun)
+    switch key.mode {
+    case .ram:
+      return nil
+    case .plain:
+      return ExitCheck(
+        promise: .exact, modelExitsPerWrite: 1, arithmetic: nil, achievedRingSize: nil, leastGrant: nil,
+        greatestGrant: nil, drains: 0, brokenGrants: 0, problem: tally.exitProblem)
+    case .coalesced, .coalescedV2:
+      let grants = tally.grants
+      let size = grants.filledCount > 0 ? Double(grants.filledSum) / Double(grants.filledCount) : Double(grants.initial)
+      let least = grants.filledCount > 0 ? min(grants.least, grants.initial) : grants.initial
+      let greatest = max(grants.greatest, grants.initial)
+      let bound = Double(key.vcpus * (writesPerRun / (Int(least) + 1) + 1)) / writes
+      return ExitCheck(
+        promise: exactPromise ? .exact : .atMost, modelExitsPerWrite: exactPromise ? 1 / (size + 1) : bound,
+        arithmetic: arithmetic, achievedRingSize: size, leastGrant: least, greatestGrant: greatest,
+        drains: grants.drains, brokenGrants: grants.overTaken + grants.shortFills, problem: tally.exitProblem)
+    }
   }
 
   /// The result over the kept runs.
@@ -313,7 +400,8 @@ final class CaseSetup {
       nsPerWrite: Summary(samples: nsPerWrite),
       userspaceExitsPerWrite: Double(tally.userspaceExits) / (Double(writes) * runs),
       exitsPerSec: tally.exitsPerSecSum / runs, kvmRunNs: tally.latency.summary, kernelStats: kernelStats,
-      verification: configuration.verify ? tally.verification : nil, observedVCPUCPUs: tally.observedVCPUCPUs,
+      verification: configuration.verify ? tally.verification : nil, exitCheck: exitCheck(from: tally),
+      observedVCPUCPUs: tally.observedVCPUCPUs,
       observedDrainCPU: tally.observedDrainCPU)
   }
 }
@@ -328,6 +416,10 @@ struct CaseTally {
   private(set) var statSums: [Double]
   private(set) var latency = RunLatency()
   private(set) var verification = Verification(entries: 0, lost: 0, outOfOrder: 0)
+  /// Every drain of every kept run against its grant, folded.
+  private(set) var grants = GrantTally(initial: nil)
+  /// The first kept run's exit problem, naming the run.
+  private(set) var exitProblem: String?
   /// From the last kept run.
   private(set) var observedVCPUCPUs: [Int] = []
   private(set) var observedDrainCPU: Int?
@@ -346,5 +438,7 @@ struct CaseTally {
       outOfOrder: verification.outOfOrder + run.verification.outOfOrder)
     observedVCPUCPUs = run.observedVCPUCPUs
     observedDrainCPU = run.observedDrainCPU
+    if exitProblem == nil, let problem = run.exitProblem { exitProblem = "run \(runs): " + problem }
+    grants.merge(run.grants)
   }
 }

@@ -49,9 +49,13 @@ public struct BenchCase: Sendable, Equatable {
 public struct BenchPlan: Sendable {
   public let configuration: BenchConfiguration
   public let cases: [BenchCase]
-  /// Ring entries the kernel coalesced before a write exited, measured (169 on 4 KiB pages
-  /// since 6.12; fewer on kernels with the half-ring bug); 0 without `KVM_CAP_COALESCED_MMIO`.
-  public let ringCapacity: Int
+  /// The ring's fill measured by `RingCapacityProbe`; nil without `KVM_CAP_COALESCED_MMIO`.
+  public let ring: RingFill?
+
+  /// Usable ring entries (`KVM_COALESCED_MMIO_MAX` − 1: 169 on 4 KiB pages); 0 without a ring.
+  public var ringCapacity: Int { ring?.usable ?? 0 }
+  /// The has-room arithmetic the probe showed, which every ring cursor models.
+  public var ringArithmetic: HasRoomArithmetic? { ring?.arithmetic }
 
   /// The most vCPUs a VM may have here: `KVM_CAP_MAX_VCPUS` (66), else `KVM_CAP_NR_VCPUS` (9),
   /// bounded by the guest layout.
@@ -64,8 +68,9 @@ public struct BenchPlan: Sendable {
   /// Checks `configuration` and lays out its cases. `configuration.ringSizes` must already be
   /// concrete (empty means the measured capacity).
   public static func make(
-    _ configuration: BenchConfiguration, device: KVMDevice, host: Host, ringCapacity: Int
+    _ configuration: BenchConfiguration, device: KVMDevice, host: Host, ring: RingFill?
   ) throws(BenchSetupError) -> BenchPlan {
+    let ringCapacity = ring?.usable ?? 0
     var config = configuration
     try checkRanges(config, device: device, host: host)
     let usesRing = config.modes.contains { $0.usesRing }
@@ -85,12 +90,20 @@ public struct BenchPlan: Sendable {
           throw .featureMissing("--space pio with coalesced modes needs KVM_CAP_COALESCED_PIO, which this kernel lacks")
         }
       }
+      if let ring, ring.arithmetic == nil {
+        // No model predicts this kernel: no ring size could be set, so none is claimed.
+        throw .failure(
+          "the ring took \(ring.range) entries from an empty ring at start indexes "
+            + "\(ring.starts.map(String.init).joined(separator: ", ")) (\(ring.counts.map(String.init).joined(separator: ", ")))"
+            + ", which neither the 6.12+ nor the pre-6.12 has-room arithmetic predicts: cmmio cannot model a ring size here"
+        )
+      }
       if config.ringSizes.isEmpty { config.ringSizes = [UInt32(ringCapacity)] }
       for size in config.ringSizes where size < 1 || Int(size) > ringCapacity {
         throw .usage("ring size \(size) is out of range: this kernel's ring takes 1 to \(ringCapacity) entries")
       }
     }
-    return BenchPlan(configuration: config, cases: expand(config), ringCapacity: ringCapacity)
+    return BenchPlan(configuration: config, cases: expand(config), ring: ring)
   }
 
   private static func checkRanges(_ config: BenchConfiguration, device: KVMDevice, host: Host) throws(BenchSetupError) {
@@ -184,32 +197,48 @@ public struct BenchPlan: Sendable {
   }
 }
 
-/// Measures the ring's real capacity: how many writes the kernel coalesces into an empty
-/// ring before one exits (kernels before 6.12 could refuse at about half).
+/// Measures the ring's real capacity and so the kernel's has-room arithmetic: from an empty
+/// ring (`first = last = start`) at a few start indexes, how many writes the kernel coalesces
+/// before one exits. The same quantity `cmmio verify`'s `capacity` check measures at every
+/// start index, read by the same `RingFill` (kernels before 6.12 take 85 from index 0, 169
+/// from index 85; 6.12 and later 169 from anywhere, with 4 KiB pages).
 public enum RingCapacityProbe {
-  /// 0 when the kernel has no `KVM_CAP_COALESCED_MMIO`. `GuestRunner` drains the ring at each
-  /// exit, so the writes it reports as coalesced before the first exit are the capacity.
-  public static func measure(_ device: KVMDevice) throws(GuestRunError) -> Int {
+  /// The start indexes tried: both ends and both sides of the middle, where the pre-6.12
+  /// arithmetic switches between about half and the whole ring.
+  public static func starts(slots: UInt32) -> [UInt32] {
+    Array(Set([0, slots / 2 - 1, slots / 2, slots - 1])).sorted()
+  }
+
+  /// Nil when the kernel has no `KVM_CAP_COALESCED_MMIO`. `GuestRunner` drains the ring at each
+  /// exit, so the writes it reports as coalesced before the first exit are the fill.
+  public static func measure(_ device: KVMDevice) throws(GuestRunError) -> RingFill? {
     let machine: GuestMachine
     let vcpu: VCPU
     do throws(SystemCallError) {
       machine = try GuestMachine(device: device)
-      guard try machine.vm.ringPageOffset() > 0 else { return 0 }
+      guard try machine.vm.ringPageOffset() > 0 else { return nil }
       try machine.vm.register(CoalescedZone(address: GuestLayout.mmioDevice, size: 8))
       vcpu = try machine.addVCPU()
     } catch {
       throw .kvm(error)
     }
-    guard let ring = vcpu.ring else { return 0 }
+    guard let ring = vcpu.ring else { return nil }
     // One more write than the ring could ever take, so one of them must exit.
-    machine.load(GuestWorkload(target: .device(.mmio, GuestLayout.mmioDevice), writes: ring.capacity).program())
-    var runner: GuestRunner
-    do { runner = try GuestRunner(vcpu: vcpu) } catch { throw .corruption(error) }
-    var coalesced = 0
-    var refused = false
-    _ = try runner.run { write in
-      if write.delivery == .exit { refused = true } else if !refused { coalesced += 1 }
+    let program = GuestWorkload(target: .device(.mmio, GuestLayout.mmioDevice), writes: ring.capacity).program()
+    let starts = starts(slots: ring.capacity)
+    var counts: [Int] = []
+    for start in starts {
+      do { try machine.restart(vcpu, with: program) } catch { throw .kvm(error) }
+      ring.reset(to: start)
+      var runner: GuestRunner
+      do { runner = try GuestRunner(vcpu: vcpu) } catch { throw .corruption(error) }
+      var coalesced = 0
+      var refused = false
+      _ = try runner.run { write in
+        if write.delivery == .exit { refused = true } else if !refused { coalesced += 1 }
+      }
+      counts.append(coalesced)
     }
-    return coalesced
+    return RingFill(slots: ring.capacity, starts: starts, counts: counts)
   }
 }

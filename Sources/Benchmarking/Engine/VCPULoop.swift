@@ -154,7 +154,7 @@ final class VCPUWorker: @unchecked Sendable {
           address: UInt64(io.port), length: UInt32(io.size), space: .pio, data: UInt64(littleEndian: data),
           isWrite: true)
       case KVM_EXIT_HLT:
-        drain.drainAtExit()
+        drain.drainAtExit(halted: true)
         halted = true
         break loop
       default:

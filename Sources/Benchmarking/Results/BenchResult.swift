@@ -52,6 +52,77 @@ public struct Verification: Sendable, Equatable {
   public var clean: Bool { lost == 0 && outOfOrder == 0 }
 }
 
+/// Userspace exits per write held against the ring model, checked in every run.
+///
+/// For a ring of K entries the model is K coalesced writes then one exit: with one vCPU
+/// draining at its exits and no doorbell, 1/(K + 1) exits per write, within one exit per run.
+/// Other drains promise a bound only (a drainer or another vCPU can make room before the ring
+/// fills): at most one write exit per vCPU per K + 1 writes, plus one. `plain` promises one
+/// exit per write. Where the kernel's has-room arithmetic cannot leave exactly K free slots
+/// from every ring position (kernels before 6.12, K ≥ 84 with 4 KiB pages), the cursor grants
+/// the most below K it can and `achievedRingSize` is the mean of what it granted: the ring size
+/// really measured, and the one the exits are checked against.
+public struct ExitCheck: Sendable, Equatable {
+  public enum Promise: String, Sendable, Equatable {
+    /// Exits per write equal the model within one exit per run.
+    case exact
+    /// Exits per write at most the model.
+    case atMost = "at-most"
+  }
+
+  public var promise: Promise
+  /// Userspace write exits per write the model gives: 1/(K + 1), 1 for `plain`, or the bound.
+  public var modelExitsPerWrite: Double
+  /// The has-room arithmetic the ring was modelled with; nil for `plain`.
+  public var arithmetic: HasRoomArithmetic?
+  /// Mean writes granted per fill (over every kept run); equals K when `exact`.
+  public var achievedRingSize: Double?
+  /// The least and greatest grant of any fill.
+  public var leastGrant: UInt32?
+  public var greatestGrant: UInt32?
+  /// Drains made, and those whose entries broke the grant (more than granted, or fewer at a
+  /// full-ring exit).
+  public var drains: Int
+  public var brokenGrants: Int
+  /// The first thing that did not match the model, as a sentence; nil when every run matched.
+  public var problem: String?
+
+  public init(
+    promise: Promise, modelExitsPerWrite: Double, arithmetic: HasRoomArithmetic?, achievedRingSize: Double?,
+    leastGrant: UInt32?, greatestGrant: UInt32?, drains: Int, brokenGrants: Int, problem: String?
+  ) {
+    self.promise = promise
+    self.modelExitsPerWrite = modelExitsPerWrite
+    self.arithmetic = arithmetic
+    self.achievedRingSize = achievedRingSize
+    self.leastGrant = leastGrant
+    self.greatestGrant = greatestGrant
+    self.drains = drains
+    self.brokenGrants = brokenGrants
+    self.problem = problem
+  }
+
+  public var passed: Bool { problem == nil }
+
+  /// A ring size as text: "84", or "83.51" for a mean.
+  public static func sizeText(_ size: Double) -> String {
+    size == size.rounded() && abs(size) < 1e9 ? String(Int(size)) : String(format2(size))
+  }
+
+  private static func format2(_ value: Double) -> String {
+    let scaled = (value * 100).rounded()
+    let whole = Int(scaled) / 100
+    let cents = abs(Int(scaled) % 100)
+    return "\(whole)." + (cents < 10 ? "0" : "") + String(cents)
+  }
+
+  /// Whether every fill was granted exactly the asked K (always so on 6.12+).
+  public func isExact(ringSize: UInt32?) -> Bool {
+    guard let ringSize else { return true }
+    return leastGrant.map { $0 == ringSize } ?? true && greatestGrant.map { $0 == ringSize } ?? true
+  }
+}
+
 /// One result: one `CaseKey`, measured over `runs` kept runs.
 public struct BenchResult: Sendable, Equatable {
   public var key: CaseKey
@@ -69,6 +140,8 @@ public struct BenchResult: Sendable, Equatable {
   /// Mean per-run deltas of the vCPU binary stats (summed over vCPUs), in the kernel's order.
   public var kernelStats: [(name: String, value: Double)]
   public var verification: Verification?
+  /// Exits per write against the ring model; nil for `ram`.
+  public var exitCheck: ExitCheck?
   /// CPUs the vCPU threads were seen running on (sched_getcpu), per vCPU.
   public var observedVCPUCPUs: [Int]
   /// CPU the drainer was seen on, if there was one.
@@ -77,8 +150,9 @@ public struct BenchResult: Sendable, Equatable {
   public init(
     key: CaseKey, writes: Int, runs: Int, writesPerSec: Summary, nsPerWrite: Summary, userspaceExitsPerWrite: Double,
     exitsPerSec: Double, kvmRunNs: LatencySummary, kernelStats: [(name: String, value: Double)],
-    verification: Verification?, observedVCPUCPUs: [Int], observedDrainCPU: Int?
+    verification: Verification?, exitCheck: ExitCheck? = nil, observedVCPUCPUs: [Int], observedDrainCPU: Int?
   ) {
+    self.exitCheck = exitCheck
     self.key = key
     self.writes = writes
     self.runs = runs
@@ -96,10 +170,21 @@ public struct BenchResult: Sendable, Equatable {
   public static func == (lhs: BenchResult, rhs: BenchResult) -> Bool {
     lhs.key == rhs.key && lhs.writes == rhs.writes && lhs.runs == rhs.runs && lhs.writesPerSec == rhs.writesPerSec
       && lhs.nsPerWrite == rhs.nsPerWrite && lhs.userspaceExitsPerWrite == rhs.userspaceExitsPerWrite
-      && lhs.kvmRunNs == rhs.kvmRunNs && lhs.verification == rhs.verification
+      && lhs.kvmRunNs == rhs.kvmRunNs && lhs.verification == rhs.verification && lhs.exitCheck == rhs.exitCheck
       && lhs.kernelStats.map(\.name) == rhs.kernelStats.map(\.name)
       && lhs.kernelStats.map(\.value) == rhs.kernelStats.map(\.value)
   }
+
+  /// The ring size the exits were measured at: K, or the mean granted where the kernel's
+  /// arithmetic could not grant exactly K from every position.
+  public var effectiveRingSize: Double? {
+    guard let size = key.ringSize else { return nil }
+    if let check = exitCheck, !check.isExact(ringSize: size), let achieved = check.achievedRingSize { return achieved }
+    return Double(size)
+  }
+
+  /// Whether every write was accounted for and the exits matched the ring model.
+  public var passed: Bool { (verification?.clean ?? true) && (exitCheck?.passed ?? true) }
 
   /// A kernel counter's mean delta per run, if the kernel exposes it.
   public func kernelStat(_ name: String) -> Double? {
@@ -150,8 +235,10 @@ public struct CostModel: Sendable, Equatable {
 /// Everything `cmmio bench` reports.
 public struct BenchReport: Sendable {
   public var host: Host
-  /// Measured ring capacity (usable entries) on this kernel.
+  /// Usable ring entries on this kernel (`KVM_COALESCED_MMIO_MAX` − 1); 0 without a ring.
   public var ringCapacity: Int
+  /// What the probe measured of the ring, and so its has-room arithmetic; nil without a ring.
+  public var ring: RingFill?
   public var configuration: BenchConfiguration
   public var results: [BenchResult]
   public var comparisons: [Comparison]
@@ -160,11 +247,12 @@ public struct BenchReport: Sendable {
   public var interrupted: Bool
 
   public init(
-    host: Host, ringCapacity: Int, configuration: BenchConfiguration, results: [BenchResult],
-    comparisons: [Comparison], costModels: [CostModel], interrupted: Bool
+    host: Host, ringCapacity: Int, ring: RingFill? = nil, configuration: BenchConfiguration,
+    results: [BenchResult], comparisons: [Comparison], costModels: [CostModel], interrupted: Bool
   ) {
     self.host = host
     self.ringCapacity = ringCapacity
+    self.ring = ring
     self.configuration = configuration
     self.results = results
     self.comparisons = comparisons

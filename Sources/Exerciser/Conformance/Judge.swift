@@ -103,8 +103,10 @@ extension Conformance {
     }
 
     /// The measured capacity: entries the kernel took before a write exited, at
-    /// every start index of every space swept. A kernel that stops at about half
-    /// the ring has the pre-6.12 has-room bug, which is named.
+    /// every start index of every space swept, read as a `RingFill` (the same reading
+    /// `cmmio bench`'s capacity probe makes of its own start indexes). A kernel whose
+    /// fills follow the pre-6.12 has-room arithmetic (85 from start indexes 0…84, 169 from
+    /// 85…169 with 4 KiB pages) has the half-ring bug, which is named.
     public static func capacity(_ sweeps: [RingSweep]) -> Check {
       let name = "capacity"
       guard let capacity = sweeps.first?.capacity, sweeps.allSatisfy({ !$0.starts.isEmpty }) else {
@@ -115,27 +117,38 @@ extension Conformance {
       let measured = sweeps.flatMap { sweep in
         sweep.starts.map { (sweep.space, $0.startIndex, $0.ring.entries.count) }
       }
-      let counts = measured.map(\.2)
+      let fills = sweeps.map(measuredFill)
       let spaces = sweeps.map(\.space.rawValue).joined(separator: " and ")
-      let low = counts.min() ?? 0
-      let high = counts.max() ?? 0
       let short = measured.filter { $0.2 != usable }
       guard let firstShort = short.first else {
         return Check(
           name: name, passed: true,
           detail: "measured \(usable) entries coalesced before the exit at every start index (\(spaces)): "
-            + "the full usable capacity of \(capacity) slots (KVM_COALESCED_MMIO_MAX)")
+            + "the full usable capacity of \(capacity) slots (KVM_COALESCED_MMIO_MAX), the 6.12+ has-room arithmetic")
       }
+      let counts = measured.map(\.2)
+      let low = counts.min() ?? 0
+      let high = counts.max() ?? 0
       var detail =
         "measured \(low == high ? "\(low)" : "\(low) to \(high)") entries where \(usable) are usable "
         + "(\(capacity) slots); \(short.count) of \(measured.count) start indexes differ, first \(firstShort.0) "
         + "start index \(firstShort.1) with \(firstShort.2)"
-      if short.contains(where: { isAboutHalf($0.2, of: Int(capacity)) }) {
+      if fills.allSatisfy({ $0.arithmetic == .pre612 }) {
         detail +=
-          "; about half the ring: the pre-6.12 half-ring bug in coalesced_mmio_has_room() "
-          + "(fixed by commit 92f6d4130497)"
+          "; every fill is exactly what the pre-6.12 has-room arithmetic predicts: the half-ring bug in "
+          + "coalesced_mmio_has_room() (fixed by commit \(HasRoomArithmetic.fixCommit))"
+      } else if short.contains(where: { isAboutHalf($0.2, of: Int(capacity)) }) {
+        detail +=
+          "; about half the ring: like the pre-6.12 half-ring bug in coalesced_mmio_has_room() "
+          + "(fixed by commit \(HasRoomArithmetic.fixCommit)), though not every fill matches its arithmetic"
       }
       return Check(name: name, passed: false, detail: detail)
+    }
+
+    /// One space's sweep as the fills `RingCapacityProbe` also measures.
+    public static func measuredFill(_ sweep: RingSweep) -> RingFill {
+      RingFill(
+        slots: sweep.capacity, starts: sweep.starts.map(\.startIndex), counts: sweep.starts.map(\.ring.entries.count))
     }
 
     /// Within a few entries of half the ring, where the old has-room check stopped.

@@ -153,8 +153,8 @@ struct BenchCommand: ParsableCommand {
     // `Interruption`), so a blocked KVM_RUN returns EINTR and the engine stops at the next exit.
     let device = try common.openDevice()
     let host = Host.current()
-    let capacity: Int
-    do { capacity = try RingCapacityProbe.measure(device) } catch {
+    let ring: RingFill?
+    do { ring = try RingCapacityProbe.measure(device) } catch {
       guard Interruption.signal != nil else { throw CLIFailure(.failure, error.description) }
       // Interrupted before anything was measured: still a report, marked so.
       let report = BenchReport(
@@ -163,9 +163,10 @@ struct BenchCommand: ParsableCommand {
       try common.emit(renderBench(report, format: common.format))
       throw CLIFailure(.interrupted, "interrupted before the first run: the report is empty")
     }
+    let capacity = ring?.usable ?? 0
     config.ringSizes = try Self.resolve(sizes, capacity: capacity)
     let plan: BenchPlan
-    do { plan = try BenchPlan.make(config, device: device, host: host, ringCapacity: capacity) } catch {
+    do { plan = try BenchPlan.make(config, device: device, host: host, ring: ring) } catch {
       switch error {
       case .usage(let text): throw CLIFailure(.usage, text)
       case .featureMissing(let text): throw CLIFailure(.featureMissing, text)
@@ -183,7 +184,7 @@ struct BenchCommand: ParsableCommand {
 
     let (comparisons, costModels) = analyze(results: outcome.results)
     let report = BenchReport(
-      host: host, ringCapacity: capacity, configuration: plan.configuration, results: outcome.results,
+      host: host, ringCapacity: capacity, ring: ring, configuration: plan.configuration, results: outcome.results,
       comparisons: comparisons, costModels: costModels, interrupted: outcome.interruptedBy != nil)
     try common.emit(renderBench(report, format: common.format))
     var extraFiles: [(path: String, text: () -> String)] = []
@@ -203,12 +204,17 @@ struct BenchCommand: ParsableCommand {
       throw CLIFailure(
         .interrupted, "interrupted by \(name): the report holds the \(outcome.results.count) results measured")
     }
-    let failed = outcome.results.filter { !($0.verification?.clean ?? true) }
-    if let first = failed.first, let check = first.verification {
+    let failed = outcome.results.filter { !$0.passed }
+    if let first = failed.first {
+      var what: [String] = []
+      if let check = first.verification, !check.clean {
+        what.append("lost \(check.lost) writes and saw \(check.outOfOrder) out of order")
+      }
+      if let problem = first.exitCheck?.problem { what.append("its exits did not match the ring model: " + problem) }
       throw CLIFailure(
         .failure,
-        "verification failed for \(failed.count) result(s): the first, \(Self.describe(first.key)), lost \(check.lost) "
-          + "writes and saw \(check.outOfOrder) out of order")
+        "verification failed for \(failed.count) result(s): the first, \(Self.describe(first.key)), "
+          + what.joined(separator: "; "))
     }
   }
 
