@@ -158,7 +158,7 @@ func comparisonsTable(_ report: BenchReport) -> TextTable {
     table.append([
       key.mode.rawValue,
       key.space.rawValue,
-      key.ringSize.map(String.init) ?? "-",
+      result.map(ringSizeCell) ?? key.ringSize.map(String.init) ?? "-",
       key.drain.rawValue,
       cpuCell(key),
       result.map { Human.amount($0.writesPerSec.median) } ?? Human.missing,
