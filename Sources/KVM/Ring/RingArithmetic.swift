@@ -10,7 +10,7 @@ import Synchronization
 /// `(last + 1) % MAX != first`. Both are modelled here exactly, for any MAX.
 public enum HasRoomArithmetic: String, Sendable, Hashable, CaseIterable {
   /// 6.12 and later: full iff `(last + 1) % MAX == first`.
-  case fixed
+  case fixed = "6.12+"
   /// Before 6.12: full iff `(UInt32(first − last − 1) % MAX) == 0`.
   case pre612 = "pre-6.12"
 
