@@ -103,3 +103,32 @@ struct RingModelKernelTests {
     #expect(Conformance.Judge.capacity([sweep]).passed == (probe.arithmetic == .fixed))
   }
 }
+
+@Suite(
+  "cmmio bench: a ring model that does not hold is exit 1, on the real /dev/kvm",
+  .enabled(if: KVMAvailability.usable, KVMAvailability.reason))
+struct RingModelCommandLineTests {
+  // The test-only environment seam CMMIO_TEST_HAS_ROOM: the cursors model the pre-6.12
+  // arithmetic on this 6.18 kernel. From position 168 that grants 1 slot by a `first` the
+  // fixed arithmetic reads as 85: the exit check must fail and the command exit 1.
+  @Test("a wrong has-room model: FAILED in the table, exit 1 with one sentence naming the broken grant")
+  func wrongModelExitsOne() throws {
+    let run = try CMMIOBinary.run(
+      ["bench", "--modes", "coalesced", "--ring-sizes", "1", "--writes", "3000", "--runs", "1", "--warmup", "0"],
+      environment: ["CMMIO_TEST_HAS_ROOM": "pre-6.12"])
+    #expect(run.status == 1)
+    #expect(run.stdout.contains("FAILED: exits ≠ model"))
+    #expect(!run.stdout.contains(" ok\n"))
+    #expect(run.stderr.hasPrefix("cmmio: verification failed for 1 result(s)"))
+    #expect(run.stderr.contains("where the cursor had granted 1"))
+  }
+
+  @Test("the measured model: the same bench is ok and exits 0")
+  func rightModelExitsZero() throws {
+    let run = try CMMIOBinary.run([
+      "bench", "--modes", "coalesced", "--ring-sizes", "1", "--writes", "3000", "--runs", "1", "--warmup", "0",
+    ])
+    #expect(run.status == 0)
+    #expect(run.stdout.contains(" ok\n"))
+  }
+}

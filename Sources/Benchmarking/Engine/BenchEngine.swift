@@ -60,6 +60,11 @@ public final class BenchEngine {
   /// the checks and the report still say K. A deliberately wrong model on the real kernel (the
   /// very defect of reporting a ring size not achieved), to show the exit check fails.
   var ringSizeSkew: Int32 = 0
+  /// Test-only, from the environment: `CMMIO_TEST_HAS_ROOM=6.12+` (or `pre-6.12`) makes the
+  /// cursors model that arithmetic whatever the probe measured, so that on a real pre-6.12
+  /// kernel the old textbook `first` can be run and shown to fail the exit check.
+  var arithmeticOverride: HasRoomArithmetic? =
+    getenv("CMMIO_TEST_HAS_ROOM").flatMap { HasRoomArithmetic(rawValue: String(cString: $0)) }
 
   public init(plan: BenchPlan, device: KVMDevice) {
     self.plan = plan
@@ -84,7 +89,7 @@ public final class BenchEngine {
       do {
         setup = try CaseSetup(
           benchCase, configuration: config, device: device, skew: expectationSkew,
-          arithmetic: plan.ringArithmetic ?? .fixed, ringSizeSkew: ringSizeSkew)
+          arithmetic: arithmeticOverride ?? plan.ringArithmetic ?? .fixed, ringSizeSkew: ringSizeSkew)
       } catch {
         outcome.failure = error
         break
