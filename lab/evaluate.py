@@ -322,8 +322,6 @@ def main():
     md.append("")
     md.append("Expectations: " + ("every one held." if not failures else f"{len(failures)} failed:"))
     md += [f"- {name}: {check}: {msg}" for name, check, msg in failures]
-    with open(os.path.join(run, "matrix.md"), "w") as f:
-        f.write("\n".join(md) + "\n")
     doc = {"schema": "cmmio.lab-matrix/1", "kernels": [
         {"name": k.name, "release": k.release, "run": {x: k.run.get(x) for x in
                                                       ("outcome", "detail", "seconds")},
@@ -332,11 +330,22 @@ def main():
     with open(os.path.join(run, "matrix.json"), "w") as f:
         json.dump(doc, f, indent=1)
         f.write("\n")
+    notes = []
+    for k in kernels:
+        r = k.result("selftest")
+        if r and k.cells.get("selftest") != "pass":
+            said = (r[2].decode(errors="replace") + r[3]).strip().splitlines()
+            notes.append(f"selftest on {k.name}: {said[-1] if said else '(printed nothing)'}")
+    if notes:
+        print("\n" + "\n".join(notes))
+        md += [""] + [f"- {n}" for n in notes]
     for k in kernels:
         for c in k.commands:
             if c["name"].startswith("test:") and k.result(c["name"]):
                 print(f"\n{k.name}: {c['name']} printed:\n"
                       + k.result(c["name"])[2].decode(errors="replace").rstrip())
+    with open(os.path.join(run, "matrix.md"), "w") as f:
+        f.write("\n".join(md) + "\n")
     print()
     if failures:
         for name, check, msg in failures:

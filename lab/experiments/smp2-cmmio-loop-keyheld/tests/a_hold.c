@@ -1,0 +1,1 @@
+#include "../../hold-noapic-key.c"
