@@ -152,11 +152,15 @@ def monitor_dump(sock_path, out):
     """Asks QEMU's monitor where every CPU is, for a guest that hangs."""
     try:
         with socket.socket(socket.AF_UNIX) as s:
-            s.settimeout(5)
+            s.settimeout(3)
             s.connect(sock_path)
             s.sendall(b"info registers -a\n")
-            time.sleep(2)
-            data = s.recv(1 << 20)
+            data = b""
+            try:
+                while chunk := s.recv(1 << 16):
+                    data += chunk
+            except socket.timeout:
+                pass
         with open(os.path.join(out, "hang-registers.txt"), "wb") as f:
             f.write(data)
     except OSError as error:

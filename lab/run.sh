@@ -136,27 +136,33 @@ build_kernel() {
   } | sha256sum | cut -c1-16)
   out="$CACHE/built/$(basename "$kdir")-$hash"
   if [ ! -f "$out/bzImage" ]; then
-    say "building $(basename "$kdir")'s kernel ($tree_package $version, hash $hash)"
-    local source
+    say "building $(basename "$kdir")'s kernel ($tree_package $version, hash $hash); log in $out.tmp/build.log"
+    local source log option
     source=$(source_tree "$tree_package")
     rm -rf "$out.tmp" && mkdir -p "$out.tmp"
-    cp -a "$source" "$out.tmp/linux"
     tree="$out.tmp/linux"
+    log="$out.tmp/build.log"
+    # Hard links: patch(1) and the build replace files rather than write into
+    # them, so the cached source tree stays pristine.
+    cp -al "$source" "$tree"
     for patch in "$kdir"/*.patch; do
       [ -f "$patch" ] || continue
       say "applying $(basename "$patch")"
-      patch -s -p1 -d "$tree" <"$patch" || die "$(basename "$patch") does not apply to $tree_package"
+      patch -s -p1 -d "$tree" <"$patch" >>"$log" 2>&1 ||
+        die "$(basename "$patch") does not apply to $tree_package: $(tail -n 5 "$log")"
     done
-    make -s -C "$tree" tinyconfig >&2
-    (cd "$tree" && scripts/kconfig/merge_config.sh -m .config "$kdir/kernel.config" >&2)
-    make -s -C "$tree" olddefconfig >&2
-    local option
+    {
+      make -C "$tree" tinyconfig &&
+        (cd "$tree" && scripts/kconfig/merge_config.sh -m .config "$kdir/kernel.config") &&
+        make -C "$tree" olddefconfig
+    } >>"$log" 2>&1 || die "$(basename "$kdir"): configuring failed: $(tail -n 5 "$log")"
     for option in 64BIT BLK_DEV_INITRD DEVTMPFS SERIAL_8250_CONSOLE PROC_FS SYSFS TMPFS \
       BINFMT_ELF PRINTK TTY KVM KVM_AMD; do
       grep -q "^CONFIG_$option=y" "$tree/.config" ||
         die "$(basename "$kdir"): CONFIG_$option is not built in after merging kernel.config"
     done
-    make -s -C "$tree" -j"$(nproc)" bzImage >&2 || die "$(basename "$kdir"): the kernel build failed"
+    make -C "$tree" -j"$(nproc)" bzImage >>"$log" 2>&1 ||
+      die "$(basename "$kdir"): the kernel build failed: $(tail -n 20 "$log")"
     cp "$tree/arch/x86/boot/bzImage" "$tree/.config" "$out.tmp/"
     rm -rf "$tree" "$out" && mv "$out.tmp" "$out"
   fi

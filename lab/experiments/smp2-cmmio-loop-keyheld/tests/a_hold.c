@@ -1,1 +1,0 @@
-#include "../../hold-noapic-key.c"
