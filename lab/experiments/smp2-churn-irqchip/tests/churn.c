@@ -1,2 +1,0 @@
-#define WITH_IRQCHIP 1
-#include "../../vcpu-churn.c"
