@@ -186,7 +186,7 @@ def run_guest(qemu_args, commands, out, stall):
     decoder = FrameDecoder(out)
     offsets, partial = {console: 0, serial: 0}, ""
     last_progress, current, current_since = time.monotonic(), None, None
-    outcome, detail = None, ""
+    outcome, detail, done_at = None, "", None
     console_text = ""
     while True:
         exited = qemu.poll() is not None
@@ -214,6 +214,13 @@ def run_guest(qemu_args, commands, out, stall):
         if exited:
             break
         now = time.monotonic()
+        if decoder.done and done_at is None:
+            done_at = now
+        if done_at is not None and now - done_at > 20:
+            # Every report is in; a kernel that cannot power off (no ACPI) halts.
+            os.killpg(qemu.pid, signal.SIGKILL)
+            qemu.wait()
+            break
         if now - last_progress > stall:
             outcome = "hung"
             detail = f"no output for {stall} s" + (f" while running {current}" if current else "")
