@@ -51,7 +51,7 @@ install_packages() {
 resolve_package() {
   local target
   target=$(apt-cache depends --no-recommends --no-suggests "$1" 2>/dev/null |
-    awk '$1 == "Depends:" && $2 ~ /^linux-(image|source)-/ { print $2; exit }')
+    awk '$1 == "Depends:" && $2 ~ /^linux-(image|source)-/ && !found { print $2; found = 1 }')
   echo "${target:-$1}"
 }
 
@@ -176,7 +176,7 @@ stage_module() {
   local root=$1 module=$2 dest=$3 file dep
   grep -qx "$module.ko" "$dest/modules.list" 2>/dev/null && return 0
   file=$(find "$root/lib/modules" \( -name "$module.ko" -o -name "$module.ko.xz" \
-    -o -name "${module//-/_}.ko" -o -name "${module//-/_}.ko.xz" \) | head -n1)
+    -o -name "${module//-/_}.ko" -o -name "${module//-/_}.ko.xz" \) -print -quit)
   [ -n "$file" ] || die "module $module is not in $(basename "$root")"
   for dep in $(modinfo -F depends "$file" | tr ',' ' '); do
     stage_module "$root" "$dep" "$dest"
