@@ -25,7 +25,7 @@ usage: lab/run.sh [--cmmio PATH] [--out DIR] [--bzimage FILE]... [--deb FILE]...
 EOF
 }
 
-say() { echo "lab: $*" >&2; }
+say() { echo "lab: [$(printf "%4d" "$SECONDS") s] $*" >&2; }
 die() { say "$*"; exit 2; }
 usage_error() { say "$*"; usage >&2; exit 64; }
 
