@@ -301,7 +301,8 @@ run_host() {
 own_kernel_dir() {
   local kind=$1 file=$2 dir
   [ -f "$file" ] || usage_error "--$kind $file: no such file"
-  dir="$WORK/own/own-$(basename "$file" | tr -c 'A-Za-z0-9._\n-' '_')"
+  # The package name of a .deb (before its first "_"), the file name of an image.
+  dir="$WORK/own/own-$(basename "$file" .deb | cut -d_ -f1 | tr -c 'A-Za-z0-9.\n-' '_')"
   mkdir -p "$dir"
   if [ "$kind" = bzimage ]; then
     printf 'LAB_KERNEL_SOURCE=bzimage\nLAB_KERNEL_IMAGE=%q\n' "$(realpath "$file")" >"$dir/kernel.env"
