@@ -5,6 +5,8 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 int ckvm_current_cpu(void) { return sched_getcpu(); }
@@ -39,7 +41,23 @@ void ckvm_install_kick_handler(void) { install(SIGUSR1, on_kick); }
 void ckvm_install_interrupt_handlers(void) {
   install(SIGINT, on_interrupt);
   install(SIGTERM, on_interrupt);
+  install(SIGHUP, on_interrupt);
   ckvm_install_kick_handler();
+}
+
+void ckvm_install_process_signals(void) {
+  ckvm_install_interrupt_handlers();
+  // A write past RLIMIT_FSIZE or into a closed pipe fails with EFBIG or EPIPE
+  // instead of killing the process, so it ends with a sentence.
+  signal(SIGXFSZ, SIG_IGN);
+  signal(SIGPIPE, SIG_IGN);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  sigaddset(&set, SIGUSR1);
+  pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 }
 
 int ckvm_interrupt_signal(void) { return interrupt_signal; }
@@ -49,3 +67,24 @@ void ckvm_clear_interrupt(void) { interrupt_signal = 0; }
 int ckvm_kick_thread(unsigned long thread) { return pthread_kill((pthread_t)thread, SIGUSR1); }
 
 unsigned long ckvm_thread_self(void) { return (unsigned long)pthread_self(); }
+
+// libnuma calls numa_warn(3) and numa_error(3) for its own problems and lets the
+// program define them; its versions print to stderr. These keep the first message
+// so cmmio can fold it into its one sentence.
+static char numa_message[256];
+
+void numa_warn(int number, char *format, ...) {
+  (void)number;
+  if (numa_message[0] != 0) return;
+  va_list arguments;
+  va_start(arguments, format);
+  vsnprintf(numa_message, sizeof numa_message, format, arguments);
+  va_end(arguments);
+}
+
+void numa_error(char *where) {
+  if (numa_message[0] != 0) return;
+  snprintf(numa_message, sizeof numa_message, "%s failed", where);
+}
+
+const char *ckvm_numa_message(void) { return numa_message[0] != 0 ? numa_message : 0; }
