@@ -21,9 +21,10 @@ int ckvm_pin_current_thread(int cpu) {
 
 static volatile sig_atomic_t interrupt_signal = 0;
 
-static void on_interrupt(int sig) {
-  if (interrupt_signal == 0) interrupt_signal = sig;
-}
+// Keeps the first signal only. Two signals may be handled at once on two threads
+// (SIGINT on one, SIGTERM on another); a test-then-store would let the second
+// overwrite the first, so the store is one lock-free compare-and-swap.
+static void on_interrupt(int sig) { __sync_bool_compare_and_swap(&interrupt_signal, 0, sig); }
 
 static void on_kick(int sig) { (void)sig; }
 
@@ -31,6 +32,14 @@ static void install(int sig, void (*handler)(int)) {
   struct sigaction action;
   memset(&action, 0, sizeof action);
   sigemptyset(&action.sa_mask);
+  // While one interruption's handler runs the others wait: two signals pending at
+  // once are otherwise delivered as nested frames, and the later one's handler,
+  // on top, would run (and record itself) first.
+  if (handler == on_interrupt) {
+    sigaddset(&action.sa_mask, SIGINT);
+    sigaddset(&action.sa_mask, SIGTERM);
+    sigaddset(&action.sa_mask, SIGHUP);
+  }
   action.sa_flags = 0; // no SA_RESTART: KVM_RUN must return EINTR
   action.sa_handler = handler;
   sigaction(sig, &action, NULL);
