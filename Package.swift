@@ -73,7 +73,7 @@ let package = Package(
     .testTarget(
       name: "CLITests",
       dependencies: [
-        "cmmio", "CMMIOTestSupport", "Reporting", "KVM",
+        "cmmio", "CMMIOTestSupport", "Reporting", "KVM", "Guest", "Benchmarking",
         .product(name: "PropertyBased", package: "swift-property-based"),
       ]
     ),

@@ -21,7 +21,7 @@ struct CreateBufferCommand: ParsableCommand {
 
   @OptionGroup var common: CommonOptions
 
-  @Option(help: "How many buffer fds to create (1-\(BufferExercise.maximumBuffers)).")
+  @Option(parsing: .unconditional, help: "How many buffer fds to create (1-\(BufferExercise.maximumBuffers)).")
   var buffers: Int = 1
 
   @Option(

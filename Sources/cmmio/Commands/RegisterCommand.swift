@@ -42,7 +42,7 @@ struct ZoneOptions: ParsableArguments {
     transform: parseProbe)
   var probes: [Probe] = []
 
-  @Option(help: "Bytes per probe write: 1, 2, 4 or 8 (ports: 1, 2 or 4).")
+  @Option(parsing: .unconditional, help: "Bytes per probe write: 1, 2, 4 or 8 (ports: 1, 2 or 4).")
   var width: UInt32 = 1
 
   func validate() throws {
