@@ -241,7 +241,7 @@ else
     bash -c '"$CMMIO_BIN" bench --writes 2000 --runs 1 --warmup 0 --no-progress | (exec 0<&-; sleep 3); exit "${PIPESTATUS[0]}"'
 
   # 6, 7. Memory and file descriptors.
-  for limit in 40000 60000 90000 120000 160000; do
+  for limit in 30000 40000 60000 90000 120000 160000; do
     case_ "bench under ulimit -v $limit" any-ok "! grep -q 'Fatal error' \$err" -- \
       bash -c "ulimit -v $limit; exec \"\$CMMIO_BIN\" bench ${B[*]}"
   done

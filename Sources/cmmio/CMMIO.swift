@@ -45,7 +45,7 @@ struct CMMIO: ParsableCommand {
     }
     do {
       var command = try parseAsRoot()
-      try MemoryCheck.require(MemoryCheck.baseBytes, for: "cmmio")
+      try MemoryCheck.require(MemoryCheck.baseBytes, for: "this command")
       try command.run()
       exitIfInterrupted()
       warnAboutLibnuma()
