@@ -179,7 +179,10 @@ case_ "--plot and --save .svg" 64 "" -- "$cmmio" bench --plot run.svg --save run
 case_ "--output is --save's .json" 64 "" -- "$cmmio" bench --output run.json --save run
 case_ "--output through a symlink to --plot" 64 "" -- bash -c 'ln -s p.svg link && exec "$CMMIO_BIN" bench --output link --plot p.svg'
 case_ "--output and --plot hard links of one file" 64 "" -- bash -c 'touch a && ln a b && exec "$CMMIO_BIN" bench --output a --plot b'
-case_ "--output - and --plot /dev/stdout (a pipe)" 64 "" -- bash -c '"$CMMIO_BIN" bench --output - --plot /dev/stdout | cat; exit "${PIPESTATUS[0]}"'
+# Through a link of our own to /dev/stdout: a binary without the policy would replace
+# the link, never the host's /dev/stdout.
+case_ "--output - and --plot a link to /dev/stdout (a pipe)" 64 "" -- \
+  bash -c 'ln -s /dev/stdout so && "$CMMIO_BIN" bench --output - --plot so | cat; exit "${PIPESTATUS[0]}"'
 case_ "--ring-sizes with --modes plain" 64 "" -- "$cmmio" bench --modes plain --ring-sizes 4
 case_ "--drain thread with --modes ram" 64 "" -- "$cmmio" bench --modes ram --drain thread
 case_ "--drain-cpus with --drain exit" 64 "" -- "$cmmio" bench --drain-cpus 0

@@ -100,7 +100,9 @@ struct FaultTests {
     #expect(FileManager.default.fileExists(atPath: folder.path("target.json")))
     let stdoutLink = folder.path("stdout")
     try FileManager.default.createSymbolicLink(atPath: stdoutLink, withDestinationPath: "/dev/stdout")
-    for output in [stdoutLink, "-", "/dev/stdout"] {
+    // Not /dev/stdout itself: a binary without the policy would replace the host's link
+    // (scripts/hostile.sh covers it over a private /dev).
+    for output in [stdoutLink, "-", "/proc/self/fd/1"] {
       let run = try CMMIOBinary.run(["check-cap", "--format", "json", "--output", output])
       #expect(run.status == 0, "\(run.stderr)")
       #expect(run.json?["schema"] as? String == "cmmio.check-cap/1", "--output \(output): \(run.stdout)")
