@@ -22,6 +22,8 @@ let package = Package(
   targets: [
     // C shims: non-variadic ioctl wrappers, request numbers, constants newer than the 6.1 headers.
     .target(name: "CKVM"),
+    // The executable's ELF constructor: signal dispositions set before main().
+    .target(name: "CMMIOEntry", dependencies: ["CKVM"]),
     .systemLibrary(name: "CNuma", pkgConfig: "numa", providers: [.apt(["libnuma-dev"])]),
 
     // The KVM layer: device, VM, vCPU, zones, ring, v2 buffer, stats, host. No CLI code.
@@ -51,6 +53,7 @@ let package = Package(
     .executableTarget(
       name: "cmmio",
       dependencies: [
+        "CMMIOEntry",
         "KVM",
         "Guest",
         "Exerciser",
@@ -67,7 +70,13 @@ let package = Package(
     .testTarget(name: "KVMTests", dependencies: ["KVM", "Guest", "CKVM", "CMMIOTestSupport"]),
     .testTarget(name: "GuestTests", dependencies: ["Guest", "KVM", "CMMIOTestSupport"]),
     // Depends on the executable so that `swift test` builds the binary it runs.
-    .testTarget(name: "CLITests", dependencies: ["cmmio", "CMMIOTestSupport"]),
+    .testTarget(
+      name: "CLITests",
+      dependencies: [
+        "cmmio", "CMMIOTestSupport", "Reporting", "KVM", "Guest", "Benchmarking",
+        .product(name: "PropertyBased", package: "swift-property-based"),
+      ]
+    ),
     // Depends on the executable so that `swift test` builds the binary `verify`'s tests run.
     .testTarget(name: "ExerciserTests", dependencies: ["Exerciser", "Guest", "KVM", "CMMIOTestSupport", "cmmio"]),
     // Depends on the executable for the bench engine's tests of the built binary (SIGINT, exit statuses).

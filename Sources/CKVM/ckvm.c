@@ -5,6 +5,8 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 int ckvm_current_cpu(void) { return sched_getcpu(); }
@@ -19,9 +21,10 @@ int ckvm_pin_current_thread(int cpu) {
 
 static volatile sig_atomic_t interrupt_signal = 0;
 
-static void on_interrupt(int sig) {
-  if (interrupt_signal == 0) interrupt_signal = sig;
-}
+// Keeps the first signal only. Two signals may be handled at once on two threads
+// (SIGINT on one, SIGTERM on another); a test-then-store would let the second
+// overwrite the first, so the store is one lock-free compare-and-swap.
+static void on_interrupt(int sig) { __sync_bool_compare_and_swap(&interrupt_signal, 0, sig); }
 
 static void on_kick(int sig) { (void)sig; }
 
@@ -29,6 +32,14 @@ static void install(int sig, void (*handler)(int)) {
   struct sigaction action;
   memset(&action, 0, sizeof action);
   sigemptyset(&action.sa_mask);
+  // While one interruption's handler runs the others wait: two signals pending at
+  // once are otherwise delivered as nested frames, and the later one's handler,
+  // on top, would run (and record itself) first.
+  if (handler == on_interrupt) {
+    sigaddset(&action.sa_mask, SIGINT);
+    sigaddset(&action.sa_mask, SIGTERM);
+    sigaddset(&action.sa_mask, SIGHUP);
+  }
   action.sa_flags = 0; // no SA_RESTART: KVM_RUN must return EINTR
   action.sa_handler = handler;
   sigaction(sig, &action, NULL);
@@ -39,7 +50,23 @@ void ckvm_install_kick_handler(void) { install(SIGUSR1, on_kick); }
 void ckvm_install_interrupt_handlers(void) {
   install(SIGINT, on_interrupt);
   install(SIGTERM, on_interrupt);
+  install(SIGHUP, on_interrupt);
   ckvm_install_kick_handler();
+}
+
+void ckvm_install_process_signals(void) {
+  ckvm_install_interrupt_handlers();
+  // A write past RLIMIT_FSIZE or into a closed pipe fails with EFBIG or EPIPE
+  // instead of killing the process, so it ends with a sentence.
+  signal(SIGXFSZ, SIG_IGN);
+  signal(SIGPIPE, SIG_IGN);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  sigaddset(&set, SIGUSR1);
+  pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 }
 
 int ckvm_interrupt_signal(void) { return interrupt_signal; }
@@ -49,3 +76,24 @@ void ckvm_clear_interrupt(void) { interrupt_signal = 0; }
 int ckvm_kick_thread(unsigned long thread) { return pthread_kill((pthread_t)thread, SIGUSR1); }
 
 unsigned long ckvm_thread_self(void) { return (unsigned long)pthread_self(); }
+
+// libnuma calls numa_warn(3) and numa_error(3) for its own problems and lets the
+// program define them; its versions print to stderr. These keep the first message
+// so cmmio can fold it into its one sentence.
+static char numa_message[256];
+
+void numa_warn(int number, char *format, ...) {
+  (void)number;
+  if (numa_message[0] != 0) return;
+  va_list arguments;
+  va_start(arguments, format);
+  vsnprintf(numa_message, sizeof numa_message, format, arguments);
+  va_end(arguments);
+}
+
+void numa_error(char *where) {
+  if (numa_message[0] != 0) return;
+  snprintf(numa_message, sizeof numa_message, "%s failed", where);
+}
+
+const char *ckvm_numa_message(void) { return numa_message[0] != 0 ? numa_message : 0; }

@@ -1,4 +1,6 @@
 import ArgumentParser
+import CKVM
+import CMMIOEntry
 import KVM
 
 #if canImport(Glibc)
@@ -27,18 +29,26 @@ struct CMMIO: ParsableCommand {
   /// Parses, runs, and maps every failure to the documented exit status with one
   /// sentence on stderr: never a stack trace, never the usage text on an error.
   static func main() {
-    // SIGINT/SIGTERM are recorded, not fatal: every subcommand stops at its next
-    // exit, writes what it has and exits 130.
-    Interruption.install()
+    // SIGINT/SIGTERM/SIGHUP are recorded, not fatal: every subcommand stops at its next
+    // exit, writes what it has and exits 130. CMMIOEntry's constructor installed them
+    // before main; this repeats it for a binary whose constructor did not run.
+    _ = cmmio_entry_linked()
+    Interruption.installForProcess()
     if let fast = CheckCapFastPath(arguments: CommandLine.arguments.dropFirst()) {
-      do { try fast.run() } catch { error.exit() }
+      do {
+        try MemoryCheck.require(MemoryCheck.baseBytes, for: "check-cap")
+        try fast.run()
+      } catch { error.exit() }
       exitIfInterrupted()
+      warnAboutLibnuma()
       Glibc.exit(0)
     }
     do {
       var command = try parseAsRoot()
+      try MemoryCheck.require(MemoryCheck.baseBytes, for: "this command")
       try command.run()
       exitIfInterrupted()
+      warnAboutLibnuma()
     } catch let failure as CLIFailure {
       failure.exit()
     } catch {
@@ -52,6 +62,15 @@ struct CMMIO: ParsableCommand {
       if message.hasPrefix("Error: ") { message.removeFirst(7) }
       CLIFailure(code == .validationFailure ? .usage : .failure, message.isEmpty ? "\(error)" : message).exit()
     }
+  }
+
+  /// A run that succeeded although libnuma reported a problem (its numa_warn, see
+  /// `ckvm_numa_message`) says so in one line: the host's NUMA details may be incomplete.
+  private static func warnAboutLibnuma() {
+    guard let message = ckvm_numa_message() else { return }
+    let text = String(cString: message).trimmingTrailingPeriod()
+    standardError(
+      CLIFailure.line("warning: libnuma reported \(text); the NUMA details of the host may be incomplete"))
   }
 
   /// A signal that arrived after the work was done still ends the run with 130:

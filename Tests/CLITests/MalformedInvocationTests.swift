@@ -16,6 +16,118 @@ struct Malformed: CustomTestStringConvertible, Sendable {
   var testDescription: String { "cmmio " + arguments.map { $0.isEmpty ? "''" : $0 }.joined(separator: " ") }
 }
 
+/// What every malformed invocation must show: its documented exit status and exactly
+/// one sentence on stderr, printable on one line — never a crash, a trap, a stack
+/// trace, the usage text, a control character or a megabyte of echoed input.
+func expectOneSentence(_ invocation: Malformed) throws {
+  let run = try CMMIOBinary.run(invocation.arguments, environment: invocation.environment)
+  #expect(!run.crashed, "crashed: \(run.stderr)")
+  #expect(run.status == invocation.status, "stderr: \(run.stderr)")
+  let lines = run.stderr.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.isEmpty }
+  #expect(lines.count == 1, "expected one line on stderr, got: \(run.stderr)")
+  #expect(run.stderr.hasPrefix("cmmio: "), "\(run.stderr)")
+  #expect(!run.stderr.contains("Usage:") && !run.stderr.contains("USAGE:"))
+  #expect(!run.stderr.lowercased().contains("fatal error"))
+  #expect(!run.stderr.dropLast().unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }, "\(run.stderr)")
+  #expect(run.stderr.count < 1200, "\(run.stderr.count) characters on stderr")
+}
+
+/// A long argument: 100 KB, as a hostile caller might pass.
+let hundredKilobytes = String(repeating: "x", count: 100_000)
+
+/// Malformed invocations refused before the device is opened: they need no /dev/kvm
+/// (the device named, where there is one, does not exist), so they run everywhere.
+@Suite("Malformed invocations that need no KVM")
+struct ParseOnlyInvocationTests {
+  static let cases: [Malformed] = [
+    // Numbers: checked before any arithmetic, negative values named as such.
+    Malformed(64, "bench", "--timeout", "1e11"),
+    Malformed(64, "bench", "--timeout", "18446744073"),
+    Malformed(64, "bench", "--timeout", "inf"),
+    Malformed(64, "bench", "--timeout", "nan"),
+    Malformed(64, "bench", "--timeout", "-1"),
+    Malformed(64, "bench", "--warmup", "9223372036854775807"),
+    Malformed(64, "bench", "--runs", "9223372036854775807"),
+    Malformed(64, "bench", "--runs", "1000001"),
+    Malformed(64, "bench", "--writes", "-5"),
+    Malformed(64, "bench", "--writes", "4294967296"),
+    Malformed(64, "bench", "--writes", "99999999999999999999999"),
+    Malformed(64, "bench", "--vcpus", "-1"),
+    Malformed(64, "bench", "--vcpus", "1025"),
+    Malformed(64, "bench", "--numa-node", "1024"),
+    Malformed(64, "bench", "--numa-node", "-9223372036854775808"),
+    Malformed(64, "bench", "--flush-every", "-1"),
+    Malformed(64, "create-buffer", "--buffers", "-9223372036854775808"),
+    Malformed(64, "register", "--zone", "0x100000:8", "--width", "-1"),
+    // The same file named twice.
+    Malformed(64, "bench", "--output", "r.json", "--plot", "r.json"),
+    Malformed(64, "bench", "--output", "-", "--plot", "-"),
+    Malformed(64, "bench", "--plot", "x.json", "--save", "x"),
+    Malformed(64, "bench", "--output", "/tmp/../tmp/cmmio-same.json", "--plot", "/tmp/cmmio-same.json"),
+    // Options that would do nothing in this combination.
+    Malformed(64, "bench", "--modes", "plain", "--ring-sizes", "4"),
+    Malformed(64, "bench", "--modes", "ram,plain", "--drain", "thread", "--drain-cpus", "0"),
+    Malformed(64, "bench", "--drain-cpus", "0"),
+    Malformed(64, "bench", "--modes", "ram", "--drain", "thread"),
+    Malformed(64, "bench", "--show-guest", "--plot", "g.svg"),
+    // User strings in messages: escaped, one line, cut.
+    Malformed(2, "check-cap", "--device", "/dev/\nkvm\u{1B}[31m"),
+    Malformed(2, "check-cap", "--device", "/nonexistent/\r\t\u{7F}\u{9B}\u{202E}x"),
+    Malformed(2, "check-cap", "--device", "/nonexistent/" + hundredKilobytes),
+    Malformed(64, "check-cap", "--format", "json\n\u{1B}[2J"),
+    Malformed(64, "bench", "--modes", hundredKilobytes),
+    Malformed(64, "register", "--zone", hundredKilobytes),
+    Malformed(64, "bench", "--modes", "ram\ncmmio: forged second line"),
+    Malformed(2, "check-cap", environment: ["CMMIO_DEVICE": "/nonexistent/\n\u{1B}]0;title\u{07}"]),
+    // Output paths refused before anything is done.
+    Malformed(1, "check-cap", "--output", "/nonexistent-dir/r.json", "--device", "/nonexistent/kvm"),
+    Malformed(1, "bench", "--save", "/nonexistent-dir/run", "--device", "/nonexistent/kvm"),
+    Malformed(1, "check-cap", "--output", "/tmp/" + String(repeating: "n", count: 256)),
+  ]
+
+  @Test("exit status and one sentence, without /dev/kvm", arguments: cases)
+  func malformed(_ invocation: Malformed) throws {
+    try expectOneSentence(invocation)
+  }
+
+  @Test("--writes -5 says the value is out of range, not missing")
+  func negativeWrites() throws {
+    let run = try CMMIOBinary.run(["bench", "--writes", "-5"])
+    #expect(run.status == 64)
+    #expect(run.stderr.contains("--writes must be 1 to 4294967295, got -5"), "\(run.stderr)")
+  }
+
+  @Test("control characters are escaped and a 100 KB argument is cut")
+  func escaped() throws {
+    let run = try CMMIOBinary.run(["check-cap", "--device", "/dev/\nkvm\u{1B}[31m"])
+    #expect(run.stderr.contains("/dev/\\nkvm\\e[31m"), "\(run.stderr)")
+    let long = try CMMIOBinary.run(["check-cap", "--device", "/nonexistent/" + hundredKilobytes])
+    #expect(long.stderr.count < 1200)
+    #expect(long.stderr.contains("characters cut"), "\(long.stderr.prefix(300))")
+  }
+
+  @Test("a bad CMMIO_DEVICE's remedy names CMMIO_DEVICE, not --device")
+  func environmentRemedy() throws {
+    let run = try CMMIOBinary.run(["check-cap"], environment: ["CMMIO_DEVICE": "/nonexistent/kvm"])
+    #expect(run.status == 2)
+    #expect(run.stderr.contains("CMMIO_DEVICE"), "\(run.stderr)")
+    #expect(!run.stderr.contains("pass --device"), "\(run.stderr)")
+  }
+
+  @Test("options a combination would ignore are named in the usage error")
+  func ignoredOptions() throws {
+    let ring = try CMMIOBinary.run(["bench", "--modes", "plain", "--ring-sizes", "4"])
+    #expect(ring.status == 64 && ring.stderr.contains("--ring-sizes applies only to the coalesced modes"))
+    let drain = try CMMIOBinary.run(["bench", "--modes", "ram,plain", "--drain", "thread", "--drain-cpus", "0"])
+    #expect(drain.status == 64 && drain.stderr.contains("--drain"), "\(drain.stderr)")
+  }
+
+  @Test("every class of these cases is covered")
+  func coverage() {
+    #expect(Self.cases.count >= 35, "only \(Self.cases.count) parse-only invocations")
+  }
+}
+
 /// Every malformed invocation must give its documented exit status and exactly one
 /// sentence on stderr — never a crash, a trap, a stack trace or the usage text.
 @Suite("Malformed invocations of the built binary", .enabled(if: KVMAvailability.usable, KVMAvailability.reason))
@@ -81,18 +193,18 @@ struct MalformedInvocationTests {
     Malformed(1, "check-cap", "--output", "/nonexistent-dir/report.json"),
     Malformed(1, "check-cap", "--output", "/tmp"),
     Malformed(1, "check-cap", "--output", "/proc/version"),
+    // No probe write made: nothing verified, not a success.
+    Malformed(1, "register", "--zone", "0x1000:0x10"),
+    Malformed(1, "register", "--zone", "0x100000000:8"),
+    Malformed(1, "unregister", "--zone", "0x0:0x10", "--range", "0x0:0x10"),
+    // Options refused before any measurement (see ParseOnlyInvocationTests for the rest).
+    Malformed(64, "bench", "--ring-sizes", "170000"),
+    Malformed(1, "bench", "--writes", "4000000000", "--output", "/nonexistent-dir/r.json"),
   ]
 
   @Test("exit status and one sentence", arguments: cases)
   func malformed(_ invocation: Malformed) throws {
-    let run = try CMMIOBinary.run(invocation.arguments, environment: invocation.environment)
-    #expect(!run.crashed, "crashed: \(run.stderr)")
-    #expect(run.status == invocation.status, "stderr: \(run.stderr)")
-    let lines = run.stderr.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.isEmpty }
-    #expect(lines.count == 1, "expected one line on stderr, got: \(run.stderr)")
-    #expect(run.stderr.hasPrefix("cmmio: "), "\(run.stderr)")
-    #expect(!run.stderr.contains("Usage:") && !run.stderr.contains("USAGE:"))
-    #expect(!run.stderr.lowercased().contains("fatal error"))
+    try expectOneSentence(invocation)
   }
 
   @Test("at least 40 malformed invocations are covered")

@@ -8,6 +8,13 @@ public struct CommandLineRun: Sendable {
   /// True when the process died of a signal (a crash, a trap) rather than exiting.
   public var crashed: Bool
 
+  public init(status: Int32, stdout: String, stderr: String, crashed: Bool) {
+    self.status = status
+    self.stdout = stdout
+    self.stderr = stderr
+    self.crashed = crashed
+  }
+
   /// stdout parsed as a JSON object, or nil.
   public var json: [String: Any]? {
     (try? JSONSerialization.jsonObject(with: Data(stdout.utf8))) as? [String: Any]

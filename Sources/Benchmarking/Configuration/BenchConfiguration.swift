@@ -49,6 +49,15 @@ public struct BenchConfiguration: Sendable, Equatable {
   /// Seconds one run may take before it is ended; nil for no bound.
   public var timeout: Double?
 
+  /// The most `runs` and the most `warmup`: their sum and the per-result sample arrays
+  /// stay far from any overflow or allocation limit.
+  public static let maximumRuns = 1_000_000
+  /// The longest `timeout`, in seconds (about 11.6 days): its deadline in nanoseconds
+  /// stays well inside `UInt64`.
+  public static let maximumTimeout: Double = 1_000_000
+  /// The highest `numaNode` (libnuma's `NUMA_NUM_NODES` is 1024 at most).
+  public static let maximumNUMANode = 1023
+
   public init() {}
 }
 

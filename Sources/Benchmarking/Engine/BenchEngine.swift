@@ -78,6 +78,7 @@ public final class BenchEngine {
     Interruption.installKickHandler()
     let config = plan.configuration
     let started = Clock.monotonicNanoseconds()
+    // BenchPlan.make bounds both (BenchConfiguration.maximumRuns), so this cannot overflow.
     let runsPerCase = config.warmup + config.runs
     var outcome = BenchOutcome(results: [], interruptedBy: nil, failure: nil)
     for (caseIndex, benchCase) in plan.cases.enumerated() {
@@ -273,7 +274,7 @@ final class CaseSetup {
   /// deadline, stops the run and kicks each vCPU out of `KVM_RUN` (again every 100 ms
   /// until it leaves).
   private func supervise(control: RunControl, threads: [BenchThread], workers: [VCPUWorker], timeout: Double?) {
-    let deadline = timeout.map { Clock.monotonicNanoseconds() &+ UInt64($0 * 1e9) }
+    let deadline = timeout.map { Clock.deadline(afterSeconds: $0) }
     while control.finishedVCPUs < workers.count {
       if Interruption.signal != nil { control.requestStop(.interrupted) }
       var wait: Int32 = 100

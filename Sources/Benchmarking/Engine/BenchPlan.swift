@@ -109,15 +109,16 @@ public struct BenchPlan: Sendable {
   private static func checkRanges(_ config: BenchConfiguration, device: KVMDevice, host: Host) throws(BenchSetupError) {
     guard !config.modes.isEmpty else { throw .usage("--modes needs at least one mode") }
     guard config.writes >= 1 else { throw .usage("--writes must be at least 1") }
-    guard config.runs >= 1 else { throw .usage("--runs must be at least 1") }
-    guard config.warmup >= 0 else { throw .usage("--warmup must be 0 or more") }
+    let most = BenchConfiguration.maximumRuns
+    guard config.runs >= 1 && config.runs <= most else { throw .usage("--runs must be 1 to \(most)") }
+    guard config.warmup >= 0 && config.warmup <= most else { throw .usage("--warmup must be 0 to \(most)") }
     let limit = maximumVCPUs(device)
     guard config.vcpus >= 1 && config.vcpus <= limit else {
       throw .usage(
         "--vcpus \(config.vcpus) is out of range: 1 to \(limit) here (KVM_CAP_MAX_VCPUS and the guest layout)")
     }
-    if let timeout = config.timeout, !(timeout > 0 && timeout.isFinite) {
-      throw .usage("--timeout must be a positive number of seconds")
+    if let timeout = config.timeout, !(timeout > 0 && timeout <= BenchConfiguration.maximumTimeout) {
+      throw .usage("--timeout must be more than 0 and at most \(Int(BenchConfiguration.maximumTimeout)) seconds")
     }
     for (option, list) in [("--vcpu-cpus", config.vcpuCPUs), ("--drain-cpus", config.drainCPUs)] {
       guard let list else { continue }

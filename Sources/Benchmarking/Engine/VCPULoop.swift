@@ -109,7 +109,9 @@ final class VCPUWorker: @unchecked Sendable {
       let after = Clock.monotonicNanoseconds()
       if status != 0 {
         let code = errno
-        if code == EINTR || code == EAGAIN {
+        // EINTR is a kick; any other errno (EAGAIN and ENOMEM from an environment that
+        // refuses the VM's worker thread or memory) answers the same on a retry: fail.
+        if code == EINTR {
           // A kick: leave if the run is being stopped, else go straight back in.
           if control.stopReason != .none { break loop }
           continue

@@ -85,12 +85,18 @@ int ckvm_pin_current_thread(int cpu);
 /// The handler only records the signal number.
 void ckvm_install_interrupt_handlers(void);
 
+/// What the cmmio process installs before anything else runs: the SIGINT, SIGTERM
+/// and SIGHUP handlers and the kick (as above, all unblocked on the calling thread),
+/// and SIGXFSZ and SIGPIPE ignored so an oversized or broken write fails with
+/// EFBIG or EPIPE rather than killing the process.
+void ckvm_install_process_signals(void);
+
 /// Installs only the "kick": SIGUSR1 with a no-op handler and no SA_RESTART, so a
 /// thread in KVM_RUN returns EINTR (SIGUSR1's default action would end the process).
 /// SIGINT and SIGTERM keep whatever meaning they have.
 void ckvm_install_kick_handler(void);
 
-/// The signal that interrupted the process (SIGINT, SIGTERM), or 0.
+/// The first signal that interrupted the process (SIGINT, SIGTERM, SIGHUP), or 0.
 int ckvm_interrupt_signal(void);
 
 /// Clears the recorded interruption (tests only).
@@ -101,5 +107,9 @@ int ckvm_kick_thread(unsigned long thread);
 
 /// pthread_self() as an integer, to be kicked later.
 unsigned long ckvm_thread_self(void);
+
+/// The first message libnuma gave through numa_warn(3) or numa_error(3), which
+/// ckvm.c defines in place of libnuma's own (they print to stderr), or NULL.
+const char *ckvm_numa_message(void);
 
 #endif

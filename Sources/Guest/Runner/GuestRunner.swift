@@ -81,7 +81,7 @@ public enum GuestRunError: Error, Sendable, Equatable, CustomStringConvertible {
     case .corruption(let error): return error.description
     case .unexpectedExit(let exit, let rip):
       return "the guest stopped with \(exit.kernelName) at rip 0x\(String(rip, radix: 16)) (\(exit))"
-    case .interrupted(let signal): return "interrupted by \(signal == SIGTERM ? "SIGTERM" : "SIGINT")"
+    case .interrupted(let signal): return Interrupted(signal: signal).description
     case .timedOut(let seconds?): return "the guest did not halt within \(JSONNumber.format(seconds)) seconds"
     case .timedOut(nil): return "the guest did not halt before its deadline"
     }
@@ -111,7 +111,7 @@ public struct GuestRunner {
   /// Something must still kick the vCPU (a signal to its thread) for a guest that never exits.
   public mutating func setTimeout(_ seconds: Double) {
     timeout = seconds
-    deadline = Clock.monotonicNanoseconds() &+ UInt64(max(0, seconds) * 1e9)
+    deadline = Clock.deadline(afterSeconds: seconds)
   }
 
   /// Runs until `hlt`, calling `observe` for each write in guest order.
@@ -175,13 +175,23 @@ public enum Clock {
     clock_gettime(CLOCK_MONOTONIC, &now)
     return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
   }
+
+  /// `seconds` from now in monotonic nanoseconds, saturating: any `seconds`, however
+  /// large, negative, infinite or NaN, gives a deadline and never traps (`UInt64(x)`
+  /// of a value past 2^64 − 1 would).
+  public static func deadline(afterSeconds seconds: Double, from now: UInt64 = monotonicNanoseconds()) -> UInt64 {
+    guard seconds > 0 else { return now }
+    let nanoseconds = seconds * 1e9
+    guard nanoseconds < Double(UInt64.max - now) else { return UInt64.max }
+    return now + UInt64(nanoseconds)
+  }
 }
 
 /// Number formatting without Foundation.
 public enum JSONNumber {
   /// A compact decimal form of `value` (up to 3 decimals).
   public static func format(_ value: Double) -> String {
-    guard value.isFinite else { return "\(value)" }
+    guard value.isFinite, abs(value) < 1e15 else { return "\(value)" }
     let scaled = (value * 1000).rounded() / 1000
     if scaled == scaled.rounded() { return String(Int64(scaled)) }
     return "\(scaled)"

@@ -6,8 +6,9 @@ import CKVM
   import Musl
 #endif
 
-/// SIGINT and SIGTERM, recorded instead of fatal, so any subcommand can stop at
-/// its next exit, write what it measured and exit 130.
+/// SIGINT, SIGTERM and SIGHUP (an ssh session closing), recorded instead of fatal,
+/// so any subcommand can stop at its next exit, write what it measured and exit 130.
+/// Only the first signal is recorded: SIGINT then SIGTERM reads as SIGINT.
 ///
 /// The handlers are installed without `SA_RESTART`, so a `KVM_RUN` blocked in the
 /// guest returns `EINTR` (`KVM_EXIT_INTR`) and the caller looks here.
@@ -19,8 +20,16 @@ public enum Interruption {
     sigemptyset(&set)
     sigaddset(&set, SIGINT)
     sigaddset(&set, SIGTERM)
+    sigaddset(&set, SIGHUP)
     sigaddset(&set, SIGUSR1)
     pthread_sigmask(SIG_UNBLOCK, &set, nil)
+  }
+
+  /// What a process (the `cmmio` executable) installs: the handlers above, and
+  /// SIGXFSZ and SIGPIPE ignored, so a write past `RLIMIT_FSIZE` or into a closed
+  /// pipe fails with `EFBIG` or `EPIPE` and ends with a sentence, not a silent death.
+  public static func installForProcess() {
+    ckvm_install_process_signals()
   }
 
   /// Installs only the SIGUSR1 kick that makes a thread's `KVM_RUN` return `EINTR`,
@@ -30,7 +39,7 @@ public enum Interruption {
     ckvm_install_kick_handler()
   }
 
-  /// The signal that arrived (SIGINT or SIGTERM), or nil.
+  /// The first signal that arrived (SIGINT, SIGTERM or SIGHUP), or nil.
   public static var signal: Int32? {
     let signal = ckvm_interrupt_signal()
     return signal == 0 ? nil : signal
@@ -41,12 +50,13 @@ public enum Interruption {
     switch signal {
     case SIGINT: "SIGINT"
     case SIGTERM: "SIGTERM"
+    case SIGHUP: "SIGHUP"
     default: "signal \(signal)"
     }
   }
 }
 
-/// Work stopped because SIGINT or SIGTERM arrived.
+/// Work stopped because SIGINT, SIGTERM or SIGHUP arrived.
 public struct Interrupted: Error, Sendable, Equatable, CustomStringConvertible {
   public var signal: Int32
 

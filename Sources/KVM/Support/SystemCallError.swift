@@ -24,7 +24,31 @@ public struct SystemCallError: Error, Sendable, Equatable, CustomStringConvertib
   /// The C library's text for the errno, from strerror(3).
   public var errnoText: String { Errno.text(code) }
 
-  public var description: String { "\(operation) failed: \(errnoName) (\(errnoText))" }
+  public var description: String {
+    let text = "\(operation) failed: \(errnoName) (\(errnoText))"
+    return environmentRemedy.map { "\(text); \($0)" } ?? text
+  }
+
+  /// True when the errno says the environment, not KVM or the kernel, refused: `KVM_RUN`
+  /// answers `EAGAIN` when it cannot start the VM's worker thread (a pids cgroup limit,
+  /// `RLIMIT_NPROC`) and `ENOMEM` when it cannot allocate; neither is worth retrying.
+  public var isEnvironmentFailure: Bool { environmentRemedy != nil }
+
+  /// What to change, for an errno that means the environment refused.
+  public var environmentRemedy: String? {
+    switch code {
+    case EAGAIN where operation == "KVM_RUN":
+      return "the kernel could not start the VM's worker thread: raise the pids cgroup limit (pids.max) "
+        + "or RLIMIT_NPROC (ulimit -u) for this process"
+    case EAGAIN where operation.hasPrefix("pthread_create"):
+      return "no thread could be started: raise RLIMIT_NPROC (ulimit -u), the pids cgroup limit (pids.max) "
+        + "or the address-space limit (ulimit -v)"
+    case ENOMEM where operation == "KVM_RUN" || operation.hasPrefix("KVM_CREATE"):
+      return "the kernel could not allocate memory for this VM: raise the memory cgroup limit or free memory"
+    default:
+      return nil
+    }
+  }
 }
 
 /// Helpers that turn the C convention (-1 and `errno`) into thrown errors.

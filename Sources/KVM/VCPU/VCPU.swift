@@ -37,12 +37,16 @@ public final class VCPU: @unchecked Sendable {
     }
   }
 
-  /// `KVM_RUN` once. `EINTR` is not retried here: it is returned as `.interrupted`
-  /// so the caller can look at why (SIGINT, a kick, a timeout) and decide.
+  /// `KVM_RUN` once. `EINTR` (a signal: a kick, SIGINT, a timeout) is returned as
+  /// `.interrupted` so the caller can look at why and decide. Every other errno is
+  /// thrown, never retried: `EAGAIN` (the kernel could not start the VM's worker
+  /// thread under a pids or `RLIMIT_NPROC` limit) and `ENOMEM` answer the same on
+  /// every retry, so a retry loop would spin; `SystemCallError.isEnvironmentFailure`
+  /// marks them.
   public func run() throws(SystemCallError) -> VCPUExit {
     if ckvm_ioctl_int(descriptor.rawValue, CKVM_RUN, 0) == -1 {
       let code = errno
-      if code == EINTR || code == EAGAIN { return .interrupted }
+      if code == EINTR { return .interrupted }
       throw SystemCallError(operation: "KVM_RUN", code: code)
     }
     return decodeExit()

@@ -34,13 +34,15 @@ struct BenchCommand: ParsableCommand {
   @Option(help: ArgumentHelp("Where the guest writes: mmio or pio (port I/O).", valueName: "SPACE"))
   var space = "mmio"
 
-  @Option(help: ArgumentHelp("Writes per run, per vCPU (1 to 4294967295).", valueName: "N"))
+  // Numeric options take their value unconditionally, so `--writes -5` is reported as
+  // the out-of-range number it is rather than as a missing value.
+  @Option(parsing: .unconditional, help: ArgumentHelp("Writes per run, per vCPU (1 to 4294967295).", valueName: "N"))
   var writes = 20_000
 
-  @Option(help: ArgumentHelp("Runs kept per result.", valueName: "R"))
+  @Option(parsing: .unconditional, help: ArgumentHelp("Runs kept per result (1 to 1000000).", valueName: "R"))
   var runs = 5
 
-  @Option(help: ArgumentHelp("Runs discarded before them.", valueName: "W"))
+  @Option(parsing: .unconditional, help: ArgumentHelp("Runs discarded before them (0 to 1000000).", valueName: "W"))
   var warmup = 1
 
   @Option(
@@ -49,14 +51,16 @@ struct BenchCommand: ParsableCommand {
   var ringSizes: String?
 
   @Option(
-    name: .customLong("flush-every"),
+    name: .customLong("flush-every"), parsing: .unconditional,
     help: ArgumentHelp("Read a non-coalesced doorbell after every N writes (an exit and a drain).", valueName: "N"))
   var flushEvery: Int?
 
   @Option(help: ArgumentHelp("Who drains the ring: exit (the vCPU thread), thread, or poll (v2).", valueName: "HOW"))
   var drain = "exit"
 
-  @Option(help: ArgumentHelp("vCPUs, each writing its own register through the one ring.", valueName: "N"))
+  @Option(
+    parsing: .unconditional,
+    help: ArgumentHelp("vCPUs, each writing its own register through the one ring (1 to 1024).", valueName: "N"))
   var vcpus = 1
 
   @Option(
@@ -70,7 +74,9 @@ struct BenchCommand: ParsableCommand {
     help: ArgumentHelp("Pin the drainer thread (--drain thread): one result per CPU.", valueName: "CPULIST"))
   var drainCPUs: String?
 
-  @Option(name: .customLong("numa-node"), help: ArgumentHelp("Place guest memory on NUMA node N.", valueName: "N"))
+  @Option(
+    name: .customLong("numa-node"), parsing: .unconditional,
+    help: ArgumentHelp("Place guest memory on NUMA node N (0 to 1023).", valueName: "N"))
   var numaNode: Int?
 
   @Flag(inversion: .prefixedNo, help: "Check every write for loss and order.")
@@ -88,18 +94,55 @@ struct BenchCommand: ParsableCommand {
   @Flag(inversion: .prefixedNo, help: "A progress line on stderr when it is a terminal.")
   var progress = true
 
-  @Option(help: ArgumentHelp("Seconds one run may take before it is stopped (exit 1).", valueName: "SECONDS"))
+  @Option(
+    parsing: .unconditional,
+    help: ArgumentHelp("Seconds one run may take before it is stopped (exit 1); at most 1000000.", valueName: "SECONDS")
+  )
   var timeout: Double?
 
   @Flag(name: .customLong("show-guest"), help: "Print each mode's guest program and exit.")
   var showGuest = false
 
   func validate() throws {
-    _ = try parsedConfiguration()
+    let (config, _) = try parsedConfiguration()
     if let plot, plot.isEmpty { throw ValidationError("--plot needs a file name, got an empty string") }
-    if let save, save.isEmpty || save.hasSuffix("/") {
+    if let save, save.isEmpty || save.hasSuffix("/") || save == "-" {
       throw ValidationError("--save needs a file-name prefix, got '\(save)'")
     }
+    if let problem = Self.ignoredOption(
+      config, ringSizes: ringSizes, drain: drain, showGuest: showGuest,
+      plot: plot, save: save)
+    {
+      throw ValidationError(problem)
+    }
+  }
+
+  /// An option that would do nothing in this combination: a usage error rather than
+  /// silently ignored, so a run never reports a setting that was not applied.
+  static func ignoredOption(
+    _ config: BenchConfiguration, ringSizes: String?, drain: String, showGuest: Bool, plot: String?, save: String?
+  ) -> String? {
+    let ringModes = config.modes.filter { $0 == .coalesced || $0 == .coalescedV2 }
+    let modes = config.modes.map(\.rawValue).joined(separator: ",")
+    if ringSizes != nil && ringModes.isEmpty {
+      return "--ring-sizes applies only to the coalesced modes, and --modes \(modes) has none"
+    }
+    if drain != "exit" && ringModes.isEmpty {
+      return "--drain \(drain) applies only to the coalesced modes, and --modes \(modes) has none"
+    }
+    if config.drainCPUs != nil {
+      if ringModes.isEmpty {
+        return "--drain-cpus applies only to the coalesced modes, and --modes \(modes) has none"
+      }
+      if config.drain == .exit {
+        return "--drain-cpus applies only to --drain thread or poll: with --drain exit the vCPU threads drain"
+      }
+    }
+    if showGuest, plot != nil || save != nil {
+      return "--show-guest prints the guest programs and measures nothing, so \(plot != nil ? "--plot" : "--save") "
+        + "would write nothing"
+    }
+    return nil
   }
 
   /// The options as a configuration; ring sizes other than numbers are resolved later.
@@ -114,9 +157,12 @@ struct BenchCommand: ParsableCommand {
       throw ValidationError("--writes must be 1 to 4294967295, got \(writes)")
     }
     config.writes = UInt32(writes)
-    guard runs >= 1 else { throw ValidationError("--runs must be at least 1, got \(runs)") }
+    let most = BenchConfiguration.maximumRuns
+    guard runs >= 1 && runs <= most else { throw ValidationError("--runs must be 1 to \(most), got \(runs)") }
     config.runs = runs
-    guard warmup >= 0 else { throw ValidationError("--warmup must be 0 or more, got \(warmup)") }
+    guard warmup >= 0 && warmup <= most else {
+      throw ValidationError("--warmup must be 0 to \(most), got \(warmup)")
+    }
     config.warmup = warmup
     if let flushEvery {
       guard flushEvery >= 1 && flushEvery <= Int(UInt32.max) else {
@@ -128,25 +174,39 @@ struct BenchCommand: ParsableCommand {
       throw ValidationError("--drain must be exit, thread or poll, got '\(drain)'")
     }
     config.drain = parsedDrain
-    guard vcpus >= 1 else { throw ValidationError("--vcpus must be at least 1, got \(vcpus)") }
+    guard vcpus >= 1 && vcpus <= Self.maximumVCPUs else {
+      throw ValidationError("--vcpus must be 1 to \(Self.maximumVCPUs), got \(vcpus)")
+    }
     config.vcpus = vcpus
     config.vcpuCPUs = try vcpuCPUs.map { text in try Self.parseCPUs(text, option: "--vcpu-cpus") }
     config.drainCPUs = try drainCPUs.map { text in try Self.parseCPUs(text, option: "--drain-cpus") }
-    if let numaNode, numaNode < 0 { throw ValidationError("--numa-node must be 0 or more, got \(numaNode)") }
+    if let numaNode, !(0...BenchConfiguration.maximumNUMANode).contains(numaNode) {
+      throw ValidationError("--numa-node must be 0 to \(BenchConfiguration.maximumNUMANode), got \(numaNode)")
+    }
     config.numaNode = numaNode
     config.verify = verify
-    if let timeout, !(timeout > 0 && timeout.isFinite) {
-      throw ValidationError("--timeout must be a positive number of seconds, got \(timeout)")
+    if let timeout, !(timeout > 0 && timeout <= BenchConfiguration.maximumTimeout) {
+      throw ValidationError(
+        "--timeout must be more than 0 and at most \(Int(BenchConfiguration.maximumTimeout)) seconds, got \(timeout)")
     }
     config.timeout = timeout
     let sizes = try ringSizes.map(Self.parseRingSizes) ?? []
     return (config, sizes)
   }
 
+  /// The most `--vcpus` the command line takes (the kernel's KVM_CAP_MAX_VCPUS may be lower).
+  static let maximumVCPUs = 1024
+
   func run() throws {
     var (config, sizes) = try parsedConfiguration()
+    // Every file this run writes is checked before anything is measured.
+    var extra: [(option: String, path: String?)] = [("--plot", plot)]
+    if let save { extra += Self.saveSuffixes.map { ("--save \($0)", save + $0) } }
+    let outputs = try common.outputs(extra)
+    let threads = config.vcpus + (config.drain == .exit ? 0 : 1)
+    try MemoryCheck.require(MemoryCheck.baseBytes + threads * MemoryCheck.perThreadBytes, for: "bench")
     if showGuest {
-      try common.emit(Self.guestListings(config))
+      try outputs.emit(Self.guestListings(config))
       return
     }
     // SIGINT/SIGTERM only record the signal (the root command installed the handlers, see
@@ -155,12 +215,12 @@ struct BenchCommand: ParsableCommand {
     let host = Host.current()
     let ring: RingFill?
     do { ring = try RingCapacityProbe.measure(device) } catch {
-      guard Interruption.signal != nil else { throw CLIFailure(.failure, error.description) }
+      guard Interruption.signal != nil else { throw CLIFailure.from(error) }
       // Interrupted before anything was measured: still a report, marked so.
       let report = BenchReport(
         host: host, ringCapacity: 0, configuration: config, results: [], comparisons: [], costModels: [],
         interrupted: true)
-      try common.emit(renderBench(report, format: common.format))
+      try outputs.emit(renderBench(report, format: common.format))
       throw CLIFailure(.interrupted, "interrupted before the first run: the report is empty")
     }
     let capacity = ring?.usable ?? 0
@@ -180,29 +240,27 @@ struct BenchCommand: ParsableCommand {
     let outcome =
       Interruption.signal.map { BenchOutcome(results: [], interruptedBy: $0) } ?? engine.run()
     line.clear()
-    if let failure = outcome.failure { throw CLIFailure(.failure, failure.description) }
+    if let failure = outcome.failure { throw CLIFailure.from(failure) }
 
     let (comparisons, costModels) = analyze(results: outcome.results)
     let report = BenchReport(
       host: host, ringCapacity: capacity, ring: ring, configuration: plan.configuration, results: outcome.results,
       comparisons: comparisons, costModels: costModels, interrupted: outcome.interruptedBy != nil)
-    try common.emit(renderBench(report, format: common.format))
-    var extraFiles: [(path: String, text: () -> String)] = []
-    if let plot { extraFiles.append((plot, { renderBenchSVG(report) })) }
-    if let save {
-      extraFiles += [
-        (save + ".json", { renderBench(report, format: .json) }),
-        (save + ".csv", { renderBench(report, format: .csv) }),
-        (save + ".md", { renderBench(report, format: .markdown) }), (save + ".svg", { renderBenchSVG(report) }),
+    // The report, the plot and the --save set are written as one set: all or none of the files.
+    var files = [(option: "--output", text: renderBench(report, format: common.format))]
+    if plot != nil { files.append(("--plot", renderBenchSVG(report))) }
+    if save != nil {
+      files += [
+        ("--save .json", renderBench(report, format: .json)), ("--save .csv", renderBench(report, format: .csv)),
+        ("--save .md", renderBench(report, format: .markdown)), ("--save .svg", renderBenchSVG(report)),
       ]
     }
-    for file in extraFiles {
-      do { try OutputSink(path: file.path).write(file.text()) } catch { throw CLIFailure(.failure, error.description) }
-    }
+    try outputs.write(files)
     if let signal = outcome.interruptedBy {
-      let name = signal == SIGTERM ? "SIGTERM" : "SIGINT"
+      let count = outcome.results.count
       throw CLIFailure(
-        .interrupted, "interrupted by \(name): the report holds the \(outcome.results.count) results measured")
+        .interrupted,
+        "\(Interrupted(signal: signal)): the report holds the \(count) result\(count == 1 ? "" : "s") measured")
     }
     let failed = outcome.results.filter { !$0.passed }
     if let first = failed.first {
@@ -217,6 +275,9 @@ struct BenchCommand: ParsableCommand {
           + what.joined(separator: "; "))
     }
   }
+
+  /// The files `--save PREFIX` writes.
+  static let saveSuffixes = [".json", ".csv", ".md", ".svg"]
 
   // MARK: - Parsing
 

@@ -26,19 +26,20 @@ struct CheckCapCommand: ParsableCommand {
   var required: [Capabilities.Feature] = []
 
   func run() throws {
-    try Self.execute(
-      devicePath: common.devicePath, format: common.format, output: common.output, required: required)
+    try Self.execute(device: common.device, format: common.format, output: common.output, required: required)
   }
 
   /// The work of `check-cap`, shared by the ArgumentParser path and `CheckCapFastPath`.
   static func execute(
-    devicePath: String, format: OutputFormat, output: String?, required: [Capabilities.Feature]
+    device given: String?, format: OutputFormat, output: String?, required: [Capabilities.Feature]
   ) throws(CLIFailure) {
-    let device = try openDevice(at: devicePath)
+    let outputs = try Outputs.check([("--output", output)])
+    let devicePath = CommonOptions.resolveDevice(given)
+    let device = try openDevice(given: given)
     let capabilities = try mappingFailures { try Capabilities.probe(device) }
     let missing = required.filter { !capabilities.supports($0) }
     let report = CapabilitiesReport(capabilities: capabilities, devicePath: devicePath, missing: missing)
-    try emit(report.rendered(format), to: output)
+    try outputs.emit(report.rendered(format))
     if !missing.isEmpty {
       let names = missing.map(\.rawValue).joined(separator: ", ")
       var sentence = "required feature missing on this kernel: \(names)"
@@ -84,7 +85,6 @@ struct CheckCapFastPath: Equatable {
   }
 
   func run() throws(CLIFailure) {
-    try CheckCapCommand.execute(
-      devicePath: CommonOptions.resolveDevice(device), format: format, output: output, required: required)
+    try CheckCapCommand.execute(device: device, format: format, output: output, required: required)
   }
 }

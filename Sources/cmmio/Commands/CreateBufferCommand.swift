@@ -21,7 +21,7 @@ struct CreateBufferCommand: ParsableCommand {
 
   @OptionGroup var common: CommonOptions
 
-  @Option(help: "How many buffer fds to create (1-\(BufferExercise.maximumBuffers)).")
+  @Option(parsing: .unconditional, help: "How many buffer fds to create (1-\(BufferExercise.maximumBuffers)).")
   var buffers: Int = 1
 
   @Option(
@@ -43,10 +43,11 @@ struct CreateBufferCommand: ParsableCommand {
   }
 
   func run() throws {
+    let outputs = try common.outputs()
     let device = try common.openDevice()
     let exercise = BufferExercise(bufferCount: buffers, zones: zones, probe: probe)
     let result = try mappingFailures { try exercise.run(device: device) }
-    try common.emit(BufferReport(devicePath: common.devicePath, result: result).rendered(common.format))
+    try outputs.emit(BufferReport(devicePath: common.devicePath, result: result).rendered(common.format))
     if !result.passed {
       let failed =
         result.checks.filter { !$0.passed }.map(\.name) + (result.problems.isEmpty ? [] : ["probe accounting"])

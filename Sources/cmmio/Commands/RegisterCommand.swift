@@ -42,7 +42,7 @@ struct ZoneOptions: ParsableArguments {
     transform: parseProbe)
   var probes: [Probe] = []
 
-  @Option(help: "Bytes per probe write: 1, 2, 4 or 8 (ports: 1, 2 or 4).")
+  @Option(parsing: .unconditional, help: "Bytes per probe write: 1, 2, 4 or 8 (ports: 1, 2 or 4).")
   var width: UInt32 = 1
 
   func validate() throws {
@@ -56,14 +56,18 @@ struct ZoneOptions: ParsableArguments {
 func runZoneSession(
   _ session: ZoneSession, api: ZoneAPI, command: String, common: CommonOptions
 ) throws(CLIFailure) {
+  let outputs = try common.outputs()
   let device = try common.openDevice()
   let result = try mappingFailures { try session.run(device: device, api: api) }
-  try common.emit(ZoneReport(command: command, devicePath: common.devicePath, result: result).rendered(common.format))
+  try outputs.emit(ZoneReport(command: command, devicePath: common.devicePath, result: result).rendered(common.format))
   let failures = result.operations.filter { !$0.succeeded }
   if let first = failures.first, let error = first.error {
     var sentence = "\(first.ioctl) of \(first.zone) failed with \(error.errnoName) (\(error.errnoText))"
     if failures.count > 1 { sentence += ", and \(failures.count - 1) more ioctl(s) failed" }
     throw CLIFailure(.failure, sentence)
+  }
+  if result.probes.isEmpty {
+    throw CLIFailure(.failure, ZoneReport.noProbeWrites(result))
   }
   if let problem = result.problems.first {
     let count = result.problems.count

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Exerciser
+import Guest
 import KVM
 
 /// `--space`: which address spaces `verify` checks.
@@ -37,17 +38,19 @@ struct VerifyCommand: ParsableCommand {
   var space: VerifySpace = .both
 
   func run() throws {
+    let outputs = try common.outputs()
     let device = try common.openDevice()
     do {
       _ = try device.createVM()
     } catch {
       throw CLIFailure(.kvmUnusable, "\(common.devicePath) opened but \(error); KVM cannot run guests here")
     }
+    try Self.checkEnvironment(device)
     let (checks, interrupted) = Conformance.verifyUntilInterrupted(device, spaces: space.spaces)
     let report = VerifyReport(
       checks: checks, spaces: space.spaces, devicePath: common.devicePath, host: Host.current(),
       interrupted: interrupted != nil)
-    try common.emit(report.rendered(common.format))
+    try outputs.emit(report.rendered(common.format))
     if let interrupted {
       throw CLIFailure(.interrupted, "\(interrupted): the report holds the \(checks.count) checks made so far")
     }
@@ -56,6 +59,22 @@ struct VerifyCommand: ParsableCommand {
       throw CLIFailure(
         .failure,
         "\(failed.count) of \(checks.count) conformance checks failed: \(failed.map(\.name).joined(separator: ", "))")
+    }
+  }
+
+  /// Runs a guest that makes one write. Where the environment refuses `KVM_RUN`
+  /// (`EAGAIN` under a pids cgroup limit or `RLIMIT_NPROC`, `ENOMEM`), no check could
+  /// be observed, and failing them would blame the kernel for the environment: exit 2
+  /// with the remedy instead. Any other failure is left to the checks to report.
+  static func checkEnvironment(_ device: KVMDevice) throws(CLIFailure) {
+    do {
+      let machine = try GuestMachine(device: device)
+      machine.load(GuestWorkload(target: .device(.mmio, GuestLayout.mmioDevice), writes: 1).program())
+      var runner = try GuestRunner(vcpu: try machine.addVCPU())
+      _ = try runner.run { _ in }
+    } catch {
+      let failure = CLIFailure.from(error)
+      if failure.status == .kvmUnusable { throw failure }
     }
   }
 }

@@ -42,7 +42,8 @@ struct ZoneReport: Report {
           ("coalesced", .integer(result.probes.filter { $0.outcome == .coalesced }.count)),
           ("exits", .integer(result.probes.filter { $0.outcome == .exit }.count)),
           ("problems", .array(result.problems.map { .string($0) })),
-          ("passed", .bool(result.problems.isEmpty)),
+          // No probe write is no evidence: not a pass.
+          ("passed", .bool(result.problems.isEmpty && !result.probes.isEmpty)),
         ])
       ),
     ])
@@ -126,6 +127,16 @@ struct ZoneReport: Report {
     return table
   }
 
+  /// Why nothing was verified when no probe write was made.
+  static func noProbeWrites(_ result: ZoneSessionResult) -> String {
+    let skipped = result.skipped.count
+    var text = "no probe write was made"
+    if let first = result.skipped.first {
+      text += " (\(skipped) probe\(skipped == 1 ? " was" : "s were") skipped, the first because \(first.reason))"
+    }
+    return text + ", so no zone's behaviour was observed; pass --probe ADDR with an address a guest can write"
+  }
+
   var heading: String {
     let zones = result.zonesAfter.count
     var line = "cmmio \(command): \(zones) zone\(zones == 1 ? "" : "s") through the \(result.api.rawValue) API"
@@ -135,8 +146,13 @@ struct ZoneReport: Report {
   }
 
   var verificationLine: String {
+    if result.probes.isEmpty {
+      return "NOTHING VERIFIED: " + Self.noProbeWrites(result)
+    }
     if result.problems.isEmpty {
-      return "every probe write was observed with its address, length, kind and data (\(result.probes.count) writes)"
+      let count = result.probes.count
+      return "every probe write was observed with its address, length, kind and data "
+        + "(\(count) write\(count == 1 ? "" : "s"))"
     }
     return "VERIFICATION FAILED: " + result.problems.joined(separator: "; ")
   }

@@ -1,3 +1,5 @@
+import Benchmarking
+import CKVM
 import Exerciser
 import Guest
 import KVM
@@ -20,7 +22,7 @@ enum ExitStatus: Int32 {
   case featureMissing = 3
   /// Unknown flag, malformed or out-of-range value (sysexits EX_USAGE).
   case usage = 64
-  /// Interrupted by SIGINT or SIGTERM.
+  /// Interrupted by SIGINT, SIGTERM or SIGHUP.
   case interrupted = 130
 }
 
@@ -38,10 +40,18 @@ struct CLIFailure: Error, CustomStringConvertible {
 
   /// Prints `cmmio: <message>` on stderr and exits with the status.
   func exit() -> Never {
-    var line = message
-    if let last = line.last, !".!?".contains(last) { line += "." }
-    standardError("cmmio: \(line)\n")
+    standardError(Self.line(message, libnuma: ckvm_numa_message().map { String(cString: $0) }))
     Glibc.exit(status.rawValue)
+  }
+
+  /// The one line printed for `message`: escaped and cut (`MessageText`), with what
+  /// libnuma said, if anything (its own numa_warn/numa_error would print a line of their own).
+  static func line(_ message: String, libnuma: String? = nil) -> String {
+    var line = message.trimmingTrailingPeriod()
+    if let libnuma { line += " (libnuma also reported: \(libnuma.trimmingTrailingPeriod()))" }
+    line = MessageText.sanitized(line)
+    if let last = line.last, !".!?".contains(last) { line += "." }
+    return "cmmio: \(line)\n"
   }
 
   /// Maps errors from the lower layers to their exit status and sentence.
@@ -49,6 +59,13 @@ struct CLIFailure: Error, CustomStringConvertible {
     switch error {
     case let failure as CLIFailure: return failure
     case let device as DeviceError: return CLIFailure(.kvmUnusable, device.description)
+    // The environment refused (KVM_RUN's EAGAIN or ENOMEM): KVM cannot run guests here (exit 2).
+    case let system as SystemCallError where system.isEnvironmentFailure:
+      return CLIFailure(.kvmUnusable, system.description)
+    case GuestRunError.kvm(let system) where system.isEnvironmentFailure:
+      return CLIFailure(.kvmUnusable, system.description)
+    case BenchFailure.system(let system) where system.isEnvironmentFailure:
+      return CLIFailure(.kvmUnusable, system.description)
     case let system as SystemCallError: return CLIFailure(.failure, system.description)
     case let write as OutputSink.WriteError: return CLIFailure(.failure, write.description)
     case let corruption as RingCorruption: return CLIFailure(.failure, corruption.description)
@@ -63,6 +80,11 @@ struct CLIFailure: Error, CustomStringConvertible {
     default: return CLIFailure(.failure, "\(error)")
     }
   }
+}
+
+extension String {
+  /// Without one trailing period, so a sentence can be extended.
+  func trimmingTrailingPeriod() -> String { hasSuffix(".") ? String(dropLast()) : self }
 }
 
 /// Writes to stderr unbuffered.

@@ -18,7 +18,10 @@ struct CommonOptions: ParsableArguments {
   @Option(help: "How to print the report: table, json, csv or markdown.")
   var format: OutputFormat = .table
 
-  @Option(help: ArgumentHelp("Write the report to FILE atomically instead of stdout.", valueName: "FILE"))
+  @Option(
+    help: ArgumentHelp(
+      "Write the report to FILE instead of stdout: a file is replaced atomically, a device, FIFO or - written "
+        + "straight through.", valueName: "FILE"))
   var output: String?
 
   func validate() throws {
@@ -32,29 +35,100 @@ struct CommonOptions: ParsableArguments {
   /// `device`, else `CMMIO_DEVICE`, else `/dev/kvm`.
   static func resolveDevice(_ device: String?) -> String {
     if let device { return device }
-    if let fromEnvironment = getenv("CMMIO_DEVICE"), fromEnvironment.pointee != 0 {
-      return String(cString: fromEnvironment)
-    }
-    return KVMDevice.defaultPath
+    return environmentDevice ?? KVMDevice.defaultPath
+  }
+
+  /// `CMMIO_DEVICE` when set and not empty.
+  static var environmentDevice: String? {
+    guard let value = getenv("CMMIO_DEVICE"), value.pointee != 0 else { return nil }
+    return String(cString: value)
   }
 
   /// Opens the device, mapping failures to exit status 2.
   func openDevice() throws(CLIFailure) -> KVMDevice {
-    try cmmio.openDevice(at: devicePath)
+    try cmmio.openDevice(given: device)
   }
 
-  /// Writes a finished report where `--output` says.
+  /// `--output` (standard output when absent) and any other files the command writes,
+  /// checked now, before any work (see `Outputs`).
+  func outputs(_ extra: [(option: String, path: String?)] = []) throws(CLIFailure) -> Outputs {
+    try Outputs.check([("--output", output)] + extra.filter { $0.path != nil })
+  }
+}
+
+/// Opens the KVM device named by `--device` (or `CMMIO_DEVICE`, or /dev/kvm), mapping
+/// failures to exit status 2 with a remedy that fits where the path came from.
+func openDevice(given device: String?) throws(CLIFailure) -> KVMDevice {
+  let path = CommonOptions.resolveDevice(device)
+  do { return try KVMDevice(path: path) } catch {
+    throw CLIFailure(.kvmUnusable, DeviceRemedy.sentence(for: error, source: DeviceRemedy.source(given: device)))
+  }
+}
+
+/// The remedies for a KVM device that cannot be used, by where its path came from.
+enum DeviceRemedy {
+  enum Source: Equatable {
+    case option, environment, defaultPath
+  }
+
+  static func source(given device: String?) -> Source {
+    if device != nil { return .option }
+    return CommonOptions.environmentDevice != nil ? .environment : .defaultPath
+  }
+
+  /// How to name another device, for a path from `source`.
+  static func otherDevice(_ source: Source) -> String {
+    switch source {
+    case .option: "pass the KVM device to --device"
+    case .environment: "set CMMIO_DEVICE to the KVM device (or unset it for /dev/kvm)"
+    case .defaultPath: "pass --device"
+    }
+  }
+
+  /// Whether a group named `kvm` exists here (getgrnam(3)).
+  static var kvmGroupExists: Bool { getgrnam("kvm") != nil }
+
+  static func sentence(for error: DeviceError, source: Source, kvmGroup: Bool = kvmGroupExists) -> String {
+    switch error {
+    case .missing(let path):
+      let fix = source == .defaultPath ? "load the kvm module or pass --device" : otherDevice(source)
+      return "Cannot open \(path): ENOENT (No such file or directory); \(fix)."
+    case .permissionDenied(let path):
+      let fix =
+        kvmGroup
+        ? "add this user to the 'kvm' group or run as root"
+        : "grant this user read and write access to it, or run as root"
+      return "Cannot open \(path): EACCES (Permission denied); \(fix)."
+    case .notADevice, .notKVM, .unexpectedAPIVersion, .openFailed:
+      let text = error.description
+      guard source != .defaultPath, text.hasSuffix(".") else { return text }
+      return String(text.dropLast()) + "; \(otherDevice(source))."
+    }
+  }
+}
+
+/// The files one invocation writes, resolved by `OutputSink`'s policy before any work:
+/// the same file named twice is a usage error (64), a path that cannot be written a
+/// failure (1), both before anything is measured. `write` then writes them as a set.
+struct Outputs {
+  let plan: OutputPlan
+
+  static func check(_ outputs: [(option: String, path: String?)]) throws(CLIFailure) -> Outputs {
+    do { return Outputs(plan: try OutputPlan.resolve(outputs)) } catch let conflict as OutputPlan.Conflict {
+      throw CLIFailure(.usage, conflict.description)
+    } catch {
+      throw CLIFailure(.failure, "\(error)")
+    }
+  }
+
+  /// Writes each option's text; all or nothing for the files that are replaced.
+  func write(_ items: [(option: String, text: String)]) throws(CLIFailure) {
+    let pairs = items.compactMap { item in plan.targets[item.option].map { ($0, item.text) } }
+    do { try OutputTarget.writeSet(pairs) } catch { throw CLIFailure(.failure, error.description) }
+  }
+
+  /// The report alone, to `--output` or standard output.
   func emit(_ text: String) throws(CLIFailure) {
-    try cmmio.emit(text, to: output)
+    try write([("--output", text)])
   }
-}
-
-/// Opens the KVM device at `path`, mapping failures to exit status 2.
-func openDevice(at path: String) throws(CLIFailure) -> KVMDevice {
-  do { return try KVMDevice(path: path) } catch { throw CLIFailure(.kvmUnusable, error.description) }
-}
-
-/// Writes a finished report to `output` (atomically) or stdout; failures exit 1.
-func emit(_ text: String, to output: String?) throws(CLIFailure) {
-  do { try OutputSink(path: output).write(text) } catch { throw CLIFailure(.failure, error.description) }
 }

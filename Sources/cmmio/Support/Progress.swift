@@ -41,7 +41,9 @@ struct ProgressLine {
 
   /// `42s`, `3m07s`, `1h02m`.
   static func duration(_ seconds: Double) -> String {
-    let total = Int(seconds.rounded(.up))
+    // An estimate past a million hours (or not a number) says so instead of trapping in Int(_:).
+    guard seconds.isFinite, seconds < 3.6e9 else { return "more than 1000000h" }
+    let total = Int(max(0, seconds).rounded(.up))
     if total < 60 { return "\(total)s" }
     let twoDigits = { (value: Int) in value < 10 ? "0\(value)" : "\(value)" }
     if total < 3600 { return "\(total / 60)m\(twoDigits(total % 60))s" }
