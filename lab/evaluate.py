@@ -1,0 +1,360 @@
+#!/usr/bin/env python3
+"""Judges a lab run: reads RUN/<kernel>/ (the commands' stdout, stderr and
+status, run.json, kernel.vars, commands.json), checks every kernel's
+expectations, writes RUN/matrix.json and RUN/matrix.md, prints the matrix and
+the failed expectations. Exit 0 when every expectation holds, 1 otherwise.
+
+  evaluate.py RUN KERNEL...     (KERNEL "host" first if it was run)
+"""
+
+import json
+import os
+import sys
+
+BUG_COMMIT = "92f6d4130497"
+# The checks of cmmio verify that cover what coalesced_io_test checks: a ring
+# filled to capacity from many start indexes, every entry right, the next write
+# exiting, and unregister making the next write exit (MMIO and PIO).
+SELFTEST_GROUND = ["capacity", "ring-fill-mmio", "ring-fill-pio",
+                   "unregister-exit-mmio", "unregister-exit-pio"]
+ZONE_COMMANDS = ["zone-register", "zone-subrange", "zone-exact", "zone-partial",
+                 "zone-superset", "zone-other-kind", "zone-pio"]
+
+
+def read(path, mode="r"):
+    try:
+        with open(path, mode) as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+class Kernel:
+    def __init__(self, run, name):
+        self.name, self.dir = name, os.path.join(run, name)
+        self.vars = {}
+        for line in (read(os.path.join(self.dir, "kernel.vars")) or "").splitlines():
+            key, _, value = line.partition("=")
+            self.vars[key] = value
+        self.run = json.loads(read(os.path.join(self.dir, "run.json")) or
+                              '{"outcome": "missing", "detail": "no run.json"}')
+        self.commands = json.loads(read(os.path.join(self.dir, "commands.json")) or "[]")
+        self.failures = []   # (check, message)
+        self.cells = {}      # check -> verdict text for the matrix
+
+    def result(self, name):
+        """(status, timed_out, stdout, stderr) or None when it did not come back."""
+        status = read(os.path.join(self.dir, name + ".status"))
+        stdout = read(os.path.join(self.dir, name + ".stdout"), "rb")
+        stderr = read(os.path.join(self.dir, name + ".stderr"), "rb")
+        if status is None or stdout is None or stderr is None:
+            return None
+        fields = status.split()
+        return int(fields[0]), fields[2] == "yes", stdout, stderr.decode(errors="replace")
+
+    def json_of(self, name, check):
+        """The command's stdout as JSON, or None with the failure recorded."""
+        r = self.result(name)
+        if r is None:
+            self.fail(check, f"`{name}` did not come back ({self.run['outcome']}: {self.run['detail']})")
+            return None
+        status, timed_out, stdout, stderr = r
+        if timed_out:
+            self.fail(check, f"`{name}` timed out")
+            return None
+        try:
+            return json.loads(stdout)
+        except ValueError:
+            first = stderr.strip().splitlines()[:1]
+            self.fail(check, f"`{name}` (exit {status}) printed no valid JSON report"
+                      + (f"; stderr: {first[0]}" if first else ""))
+            return None
+
+    def fail(self, check, message):
+        self.failures.append((check, message))
+
+    def expect(self, var):
+        return self.vars.get(var) if var in self.vars else None
+
+
+def judge_check_cap(k):
+    doc = k.json_of("check-cap", "check-cap")
+    if doc is None:
+        k.cells["check-cap"] = "FAIL"
+        return
+    mmio = doc.get("features", {}).get("coalesced_mmio", {})
+    ring = f"{mmio.get('ring_entries')}/{mmio.get('usable_entries')}"
+    k.cells["check-cap"] = f"{doc.get('backend')} {ring}"
+    k.release = doc.get("kernel_release")
+    backend = k.expect("LAB_EXPECT_BACKEND")
+    if backend and doc.get("backend") != backend:
+        k.fail("check-cap", f"backend {doc.get('backend')}, expected {backend}")
+    want = k.expect("LAB_EXPECT_RING")
+    if want and ring != want:
+        k.fail("check-cap", f"ring {ring} (entries/usable), expected {want}")
+
+
+def judge_verify(k):
+    doc = k.json_of("verify", "verify")
+    if doc is None:
+        k.cells["verify"] = "FAIL (no report)"
+        return None
+    checks = {c["name"]: c for c in doc.get("checks", [])}
+    failed = [n for n, c in checks.items() if not c.get("passed")]
+    k.cells["verify"] = (f"{len(checks) - len(failed)}/{len(checks)} pass"
+                         + (f"; fails {', '.join(failed)}" if failed else ""))
+    for name, c in checks.items():
+        k.cells["verify:" + name] = "pass" if c.get("passed") else "FAIL"
+    count = k.expect("LAB_EXPECT_VERIFY_CHECKS")
+    if count and len(checks) != int(count):
+        k.fail("verify", f"{len(checks)} checks reported, expected {count}")
+    fails = k.expect("LAB_EXPECT_VERIFY_FAILS")
+    if fails is not None and sorted(failed) != sorted(fails.split()):
+        k.fail("verify", f"failed [{', '.join(failed)}], expected [{', '.join(fails.split())}]")
+    status = k.result("verify")[0]
+    if (status == 0) != (not failed):
+        k.fail("verify", f"exit status {status} does not match {len(failed)} failed checks")
+    bug = k.expect("LAB_EXPECT_HALF_RING_BUG")
+    named = BUG_COMMIT in json.dumps(doc)
+    if bug == "yes" and not named:
+        k.fail("verify", f"the report does not name the half-ring bug ({BUG_COMMIT})")
+    if bug == "no" and named:
+        k.fail("verify", f"the report names the half-ring bug ({BUG_COMMIT}) on a kernel without it")
+    return checks
+
+
+def zone_outcome(doc):
+    """What a register/unregister scenario shows, without host-specific text."""
+    return {
+        "operations": [(o.get("op"), o.get("addr"), o.get("size"), o.get("pio"),
+                        o.get("result"), o.get("errno")) for o in doc.get("operations", [])],
+        "probes": [(p.get("addr"), p.get("pio"), p.get("outcome")) for p in doc.get("probes", [])],
+        "zones_after": [(z.get("addr"), z.get("size"), z.get("pio"), z.get("registered"),
+                         z.get("present")) for z in doc.get("zones_after", [])],
+        "passed": doc.get("verification", {}).get("passed"),
+    }
+
+
+def judge_zones(k, host):
+    for name in ZONE_COMMANDS:
+        doc = k.json_of(name, name)
+        if doc is None:
+            k.cells[name] = "FAIL"
+            continue
+        mine = k.zone_results[name] = zone_outcome(doc)
+        if not mine["passed"]:
+            k.fail(name, "the probes' writes were not all observed as written")
+        if host is None or k is host:
+            k.cells[name] = "pass" if mine["passed"] else "FAIL"
+            continue
+        theirs = host.zone_results.get(name)
+        if theirs == mine:
+            k.cells[name] = "= host"
+            continue
+        k.cells[name] = "DIFFERS from host"
+        if k.expect("LAB_EXPECT_ZONES") == "host":
+            differ = [key for key in mine if theirs is None or mine[key] != theirs.get(key)]
+            k.fail(name, f"differs from the host in {', '.join(differ)}: {mine}, host {theirs}")
+
+
+def judge_bench(k, name):
+    doc = k.json_of(name, name)
+    if doc is None:
+        k.cells[name] = "FAIL"
+        return
+    status = k.result(name)[0]
+    problems = []
+    if status != 0:
+        problems.append(f"exit status {status}")
+    rows = []
+    for r in doc.get("results", []):
+        writes, epw, mode = r.get("writes"), r.get("userspace_exits_per_write"), r.get("mode")
+        if mode == "plain":
+            k_size = 0
+        elif mode == "coalesced":
+            k_size = r.get("ring_size")
+        else:
+            continue
+        if not writes or epw is None or k_size is None:
+            problems.append(f"{mode} K={k_size}: no exits per write measured")
+            continue
+        exits, expected = epw * writes, writes / (k_size + 1)
+        rows.append(f"{'plain' if not k_size else f'K={k_size}'} {epw:.4g}")
+        if abs(exits - expected) > 1 + 1e-6:
+            problems.append(f"{mode} K={k_size}: {epw:.5g} userspace exits per write "
+                            f"({exits:.1f} of {writes} writes), 1/(K+1) is {1 / (k_size + 1):.5g} "
+                            f"({expected:.1f})")
+        v = r.get("verification")
+        if v and (v.get("lost") or v.get("out_of_order")):
+            problems.append(f"{mode} K={k_size}: {v.get('lost')} lost, "
+                            f"{v.get('out_of_order')} out of order")
+    if not rows:
+        problems.append("no plain or coalesced result")
+    k.cells[name] = ("ok: " if not problems else "FAIL: ") + ", ".join(rows)
+    k.bench_problems = getattr(k, "bench_problems", []) + [f"{name}: {p}" for p in problems]
+    if k.expect("LAB_EXPECT_BENCH") == "exact":
+        for p in problems:
+            k.fail(name, p)
+    bug, named = k.expect("LAB_EXPECT_HALF_RING_BUG"), BUG_COMMIT in json.dumps(doc)
+    if bug == "yes" and not named:
+        k.fail(name, f"the report does not name the half-ring bug ({BUG_COMMIT})")
+    if bug == "no" and named:
+        k.fail(name, f"the report names the half-ring bug ({BUG_COMMIT}) on a kernel without it")
+
+
+def judge_selftest(k):
+    r = k.result("selftest")
+    if r is None:
+        k.cells["selftest"] = "did not come back"
+        k.fail("selftest", f"no result ({k.run['outcome']}: {k.run['detail']})")
+        return None
+    status, timed_out = r[0], r[1]
+    verdict = "timed out" if timed_out else {0: "pass", 4: "skip"}.get(status, "fail")
+    k.cells["selftest"] = verdict
+    want = k.expect("LAB_EXPECT_SELFTEST")
+    if want and verdict != want:
+        k.fail("selftest", f"{verdict} (exit {status}), expected {want}")
+    return verdict
+
+
+def agreement(checks, selftest):
+    if checks is None or selftest is None:
+        return "n/a"
+    if selftest == "skip":
+        return "n/a: the selftest skipped"
+    cmmio_ok = all(checks.get(n, {}).get("passed") for n in SELFTEST_GROUND)
+    if cmmio_ok == (selftest == "pass"):
+        return "yes"
+    return f"NO: cmmio {'passes' if cmmio_ok else 'fails'}, selftest {selftest}"
+
+
+def expectation_holds(condition, status, stdout, stderr):
+    if condition.startswith("exit="):
+        return str(status) == condition[5:]
+    if condition.startswith("json:"):
+        path, _, value = condition[5:].partition("=")
+        try:
+            node = json.loads(stdout)
+            for key in path.split("."):
+                node = node[int(key)] if isinstance(node, list) else node[key]
+        except (ValueError, KeyError, IndexError, TypeError):
+            return False
+        try:
+            want = json.loads(value)
+        except ValueError:
+            want = value
+        return node == want
+    if condition.startswith("stdout~"):
+        return condition[7:] in stdout.decode(errors="replace")
+    if condition.startswith("stderr~"):
+        return condition[7:] in stderr
+    return False
+
+
+def judge_extras(k):
+    for c in k.commands:
+        name = c["name"]
+        if not (name.startswith("extra:") or name.startswith("test:")):
+            continue
+        r = k.result(name)
+        if r is None:
+            k.cells[name] = "did not come back"
+            k.fail(name, f"no result ({k.run['outcome']}: {k.run['detail']})")
+            continue
+        status, timed_out, stdout, stderr = r
+        if timed_out:
+            k.cells[name] = "timed out"
+            k.fail(name, f"timed out after {c['timeout']} s")
+            continue
+        held = [cond for cond in c["expect"].split(",") if cond != "-"]
+        broken = [cond for cond in held if not expectation_holds(cond, status, stdout, stderr)]
+        k.cells[name] = f"exit {status}" + (": FAIL" if broken else "")
+        for cond in broken:
+            k.fail(name, f"expected {cond} (exit status {status})")
+
+
+def judge_run(k):
+    run = k.run
+    if run["outcome"] != "completed":
+        k.fail("guest", f"{run['outcome']}: {run['detail']}")
+    for damage in run.get("damaged", []):
+        k.fail("transport", damage)
+    for name in run.get("missing", []):
+        k.fail("transport", f"{name}: not every stream came back")
+
+
+def main():
+    if len(sys.argv) < 3:
+        print("usage: evaluate.py RUN KERNEL...", file=sys.stderr)
+        return 64
+    run, names = sys.argv[1], sys.argv[2:]
+    kernels = [Kernel(run, n) for n in names]
+    host = next((k for k in kernels if k.name == "host"), None)
+    order = ([host] if host else []) + [k for k in kernels if k is not host]
+    for k in order:
+        k.release, k.zone_results = None, {}
+        judge_run(k)
+        if not any(c["name"] == "check-cap" for c in k.commands):
+            judge_extras(k)  # LAB_BASE_COMMANDS=no: only the kernel's own checks
+            continue
+        judge_check_cap(k)
+        checks = judge_verify(k)
+        judge_zones(k, host)
+        for name in ("bench-mmio", "bench-pio"):
+            judge_bench(k, name)
+        selftest = judge_selftest(k)
+        k.cells["cmmio and selftest agree"] = agreement(checks, selftest)
+        judge_extras(k)
+    rows = []
+    for k in kernels:
+        for check in k.cells:
+            if check not in rows:
+                rows.append(check)
+    header = ["check"] + [f"{k.name} ({k.release or k.run.get('uname') or '?'})" for k in kernels]
+    table = [[row] + [k.cells.get(row, "-") for k in kernels] for row in rows]
+    widths = [max(len(r[i]) for r in [header] + table) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [header] + table]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    print("\n".join(lines))
+    md = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    md += ["| " + " | ".join(r) + " |" for r in table]
+    failures = [(k.name, check, msg) for k in kernels for check, msg in k.failures]
+    md.append("")
+    md.append("Expectations: " + ("every one held." if not failures else f"{len(failures)} failed:"))
+    md += [f"- {name}: {check}: {msg}" for name, check, msg in failures]
+    doc = {"schema": "cmmio.lab-matrix/1", "kernels": [
+        {"name": k.name, "release": k.release, "run": {x: k.run.get(x) for x in
+                                                      ("outcome", "detail", "seconds")},
+         "checks": k.cells, "expectations_failed": [{"check": c, "message": m} for c, m in k.failures]}
+        for k in kernels], "passed": not failures}
+    with open(os.path.join(run, "matrix.json"), "w") as f:
+        json.dump(doc, f, indent=1)
+        f.write("\n")
+    notes = []
+    for k in kernels:
+        r = k.result("selftest")
+        if r and k.cells.get("selftest") != "pass":
+            said = (r[2].decode(errors="replace") + r[3]).strip().splitlines()
+            notes.append(f"selftest on {k.name}: {said[-1] if said else '(printed nothing)'}")
+    if notes:
+        print("\n" + "\n".join(notes))
+        md += [""] + [f"- {n}" for n in notes]
+    for k in kernels:
+        for c in k.commands:
+            if c["name"].startswith("test:") and k.result(c["name"]):
+                print(f"\n{k.name}: {c['name']} printed:\n"
+                      + k.result(c["name"])[2].decode(errors="replace").rstrip())
+    with open(os.path.join(run, "matrix.md"), "w") as f:
+        f.write("\n".join(md) + "\n")
+    print()
+    if failures:
+        for name, check, msg in failures:
+            print(f"lab: {name}: {check}: {msg}", file=sys.stderr)
+        print(f"lab: {len(failures)} expectation(s) failed", file=sys.stderr)
+        return 1
+    print("lab: every expectation held")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

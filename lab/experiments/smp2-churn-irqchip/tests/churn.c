@@ -1,0 +1,2 @@
+#define WITH_IRQCHIP 1
+#include "../../vcpu-churn.c"

@@ -1,0 +1,2 @@
+#define WITH_IRQCHIP 0
+#include "../../vcpu-churn.c"

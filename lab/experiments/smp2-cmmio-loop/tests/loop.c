@@ -1,0 +1,1 @@
+#include "../../cmmio-loop.c"
