@@ -9,8 +9,8 @@ import Testing
   import Musl
 #endif
 
-/// The proposed v2 API against `V2KernelDouble`: the only place it was ever verified (no kernel
-/// here has it).
+/// The proposed v2 API against `V2KernelDouble`. Each scenario that needs no fault injection
+/// also runs on the lab's patched kernel (docs/v2-kernel.md maps them).
 @Suite("v2 buffer API against the kernel double")
 struct V2FlowTests {
   // MARK: each posted rule, one at a time, through the double's operations

@@ -10,8 +10,10 @@ import KVM
 
 /// A double of the kernel side of the proposed v2 coalesced MMIO API ("KVM: Improve MMIO
 /// Coalescing API", third posting, 2024-08-20), following the posted semantics as
-/// ../shared/docs/kvm-coalesced-io.md section 3 records them. No kernel here has the API, so
-/// this double is the only thing the v2 flow has been verified against.
+/// ../shared/docs/kvm-coalesced-io.md section 3 records them. No released kernel has the API;
+/// the same scenarios run on the lab's patched kernel as steps of its C test and cmmio checks
+/// (docs/v2-kernel.md). The double remains for what a kernel cannot be made to do: refuse,
+/// lie, or break one rule on purpose.
 ///
 /// - CREATE returns a real, unique fd (an open of /dev/null stands in for the anon inode).
 /// - `mmap` allocates one zeroed page (first = last = 0); length and offset are not checked; a

