@@ -18,22 +18,12 @@ func shell(_ script: String, in folder: TemporaryFolder? = nil, killAfter second
   environment["CMMIO"] = CMMIOBinary.path
   process.environment = environment
   if let folder { process.currentDirectoryURL = folder.url }
-  let out = Pipe()
-  let err = Pipe()
-  process.standardOutput = out
-  process.standardError = err
-  process.standardInput = FileHandle.nullDevice
-  try process.run()
+  let running = try RunningCommand.launch(process)
   if let seconds {
     let pid = process.processIdentifier
     DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { kill(pid, SIGKILL) }
   }
-  let outData = out.fileHandleForReading.readDataToEndOfFile()
-  let errData = err.fileHandleForReading.readDataToEndOfFile()
-  process.waitUntilExit()
-  return CommandLineRun(
-    status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-    stderr: String(decoding: errData, as: UTF8.self), crashed: process.terminationReason == .uncaughtSignal)
+  return running.finish()
 }
 
 /// The lines of stderr that are not empty.

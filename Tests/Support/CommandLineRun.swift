@@ -35,6 +35,17 @@ public final class RunningCommand: @unchecked Sendable {
     DispatchQueue.global().async(group: group) { self.errData = err.fileHandleForReading.readDataToEndOfFile() }
   }
 
+  /// Runs `process` with stdout and stderr collected and stdin at /dev/null.
+  public static func launch(_ process: Process) throws -> RunningCommand {
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    return RunningCommand(process, out: out, err: err)
+  }
+
   /// Waits for the process and everything it wrote.
   public func finish() -> CommandLineRun {
     process.waitUntilExit()
@@ -63,13 +74,7 @@ public enum CMMIOBinary {
     env.removeValue(forKey: "CMMIO_DEVICE")
     for (key, value) in environment { env[key] = value }
     process.environment = env
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    process.standardInput = FileHandle.nullDevice
-    try process.run()
-    return RunningCommand(process, out: out, err: err)
+    return try RunningCommand.launch(process)
   }
 
   /// Runs `cmmio arguments…` to completion.
