@@ -27,7 +27,8 @@ EOF
 
 say() { echo "lab: [$(printf "%4d" "$SECONDS") s] $*" >&2; }
 die() { say "$*"; exit 2; }
-usage_error() { say "$*"; usage >&2; exit 64; }
+# A usage error is one sentence on stderr, as cmmio's are; --help prints the usage.
+usage_error() { echo "lab: $*; see lab/run.sh --help" >&2; exit 64; }
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
