@@ -148,7 +148,7 @@ func ringNotes(_ report: BenchReport) -> [String] {
   return notes
 }
 
-/// Each ring result against its plain baseline and its RAM floor.
+/// Each ring or `ioeventfd` result against its plain baseline and its RAM floor.
 func comparisonsTable(_ report: BenchReport) -> TextTable {
   var table = TextTable(
     headers: ["mode", "space", "K", "drain", "CPUs", "writes/s", "plain writes/s", "speedup vs plain", "× RAM floor"],
@@ -161,7 +161,7 @@ func comparisonsTable(_ report: BenchReport) -> TextTable {
       key.mode.rawValue,
       key.space.rawValue,
       result.map(ringSizeCell) ?? key.ringSize.map(String.init) ?? "-",
-      key.drain.rawValue,
+      key.mode.usesRing ? key.drain.rawValue : "-",
       cpuCell(key),
       result.map { Human.amount($0.writesPerSec.median) } ?? Human.missing,
       plain.map { Human.amount($0.writesPerSec.median) } ?? Human.missing,
