@@ -311,7 +311,12 @@ public func benchHeadline(_ report: BenchReport) -> String {
 }
 
 func headlineFigures(_ report: BenchReport) -> String {
-  ([ringHeadline(report)] + ioeventfdSentences(report)).joined(separator: " ")
+  let ioeventfd = ioeventfdSentences(report)
+  // Without a ring comparison the ring headline only says there is nothing to compare.
+  guard ioeventfd.isEmpty || report.comparisons.contains(where: { $0.key.mode.usesRing }) else {
+    return ioeventfd.joined(separator: " ")
+  }
+  return ([ringHeadline(report)] + ioeventfd).joined(separator: " ")
 }
 
 /// Per `ioeventfd` result with a plain baseline: its speed against plain exits, and what it costs.

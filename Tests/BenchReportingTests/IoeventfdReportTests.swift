@@ -45,4 +45,15 @@ struct IoeventfdReportTests {
     #expect(report.comparisons.contains { $0.key.mode == .ioeventfd })
     #expect(renderBench(report, format: .markdown).contains("KVM_IOEVENTFD made MMIO writes"))
   }
+
+  @Test("with plain and ioeventfd only, the headline is the ioeventfd comparison alone")
+  func headlineWithoutRing() {
+    var report = report(counted: Synthetic.writes * Synthetic.spread.count)
+    report.results.removeAll { $0.key.mode == .ram }
+    (report.comparisons, report.costModels) = analyze(results: report.results)
+    let text = renderBench(report, format: .table)
+    #expect(text.contains("KVM_IOEVENTFD made MMIO writes"))
+    #expect(!text.contains("nothing to compare"))
+    #expect(!text.contains("no coalesced result"))
+  }
 }
