@@ -148,11 +148,12 @@ func resultJSON(_ result: BenchResult) -> JSONValue {
   let latency = result.kvmRunNs
   let verification: JSONValue =
     result.verification.map {
-      .object([
-        ("entries", .integer($0.entries)),
-        ("lost", .integer($0.lost)),
-        ("out_of_order", .integer($0.outOfOrder)),
-      ])
+      .object(
+        [
+          ("entries", .integer($0.entries)),
+          ("lost", .integer($0.lost)),
+          ("out_of_order", .integer($0.outOfOrder)),
+        ] + ($0.eventfdCount.map { [("eventfd_count", .integer($0))] } ?? []))
     } ?? .null
   return .object(
     keyMembers(result.key) + [

@@ -5,7 +5,7 @@ import Reporting
 /// `--plot FILE.svg`: writes/s against ring size K on a log₂ axis, one line per ring
 /// configuration (mode, space, vCPU CPU, and drain, vCPUs or doorbell where they vary),
 /// each point the median with a ± 1 standard deviation bar, and the `plain` and `ram`
-/// results drawn as dashed levels: the line should climb from near plain towards ram.
+/// results (and `ioeventfd`'s) drawn as levels: the line should climb from near plain towards ram.
 /// The title names the host, so the file stands on its own.
 public func renderBenchSVG(_ report: BenchReport) -> String {
   var series: [SVGLineChart.Series] = []
@@ -30,12 +30,13 @@ public func renderBenchSVG(_ report: BenchReport) -> String {
   var references: [SVGLineChart.Reference] = []
   for result in report.results where !result.key.mode.usesRing && result.writesPerSec.median.isFinite {
     let key = result.key
-    let plain = key.mode == .plain
+    let plain = key.mode == .plain || key.mode == .ioeventfd
     var details = plain ? [key.space.rawValue] : []
     details.append(key.vcpuCPU.map { "CPU \($0)" } ?? "unpinned")
     if key.vcpus > 1 { details.append("\(key.vcpus) vCPUs") }
     if key.flushEvery > 0 { details.append("doorbell every \(key.flushEvery)") }
-    let name = (plain ? "plain exits" : "RAM floor") + " (" + details.joined(separator: ", ") + ")"
+    let what = key.mode == .ioeventfd ? "ioeventfd" : plain ? "plain exits" : "RAM floor"
+    let name = what + " (" + details.joined(separator: ", ") + ")"
     let lines = seriesKeys.indices.filter {
       let line = seriesKeys[$0]
       return line.vcpuCPU == key.vcpuCPU && line.vcpus == key.vcpus && line.flushEvery == key.flushEvery
@@ -43,7 +44,8 @@ public func renderBenchSVG(_ report: BenchReport) -> String {
     }
     references.append(
       SVGLineChart.Reference(
-        name: name, y: result.writesPerSec.median, style: plain ? .dotted : .dashed,
+        name: name, y: result.writesPerSec.median,
+        style: key.mode == .ioeventfd ? .dashDotted : plain ? .dotted : .dashed,
         seriesColour: lines.count == 1 ? lines[0] : nil))
   }
 
@@ -55,7 +57,8 @@ public func renderBenchSVG(_ report: BenchReport) -> String {
   var subtitles = [
     "\(host.cpuModel), \(host.pageSize)-byte pages, coalesced ring capacity \(report.ringCapacity) entries",
     "\(Human.fixed(Double(configuration.writes), 0)) writes per vCPU per run; each point the median of \(runs) runs, "
-      + "bars ± 1 standard deviation; dashed: the RAM floor, dotted: plain exits",
+      + "bars ± 1 standard deviation; dashed: the RAM floor, dotted: plain exits"
+      + (report.results.contains { $0.key.mode == .ioeventfd } ? ", dash-dotted: ioeventfd" : ""),
   ]
   if report.interrupted { subtitles.append("interrupted: only the runs that completed are shown") }
   let largest = max(2, Double(report.ringCapacity))

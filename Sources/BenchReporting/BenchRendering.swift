@@ -35,7 +35,7 @@ func benchCSV(_ report: BenchReport) -> String {
   header += ["userspace_exits_per_write", "exits_per_sec"]
   header += ["p50", "p90", "p99", "p999", "max"].map { "kvm_run_ns_" + $0 }
   header += statNames.map { "kernel_stats_" + $0 }
-  header += ["verification_entries", "verification_lost", "verification_out_of_order"]
+  header += ["verification_entries", "verification_lost", "verification_out_of_order", "verification_eventfd_count"]
   header += ["achieved_ring_size", "model_exits_per_write", "exit_check_passed"]
   header += ["observed_vcpu_cpus", "observed_drain_cpu", "speedup_vs_plain", "ratio_to_floor", "interrupted"]
 
@@ -58,7 +58,9 @@ func benchCSV(_ report: BenchReport) -> String {
     row += ["p50", "p90", "p99", "p999", "max"].map { cell(document["kvm_run_ns"]?[$0]) }
     row += statNames.map { name in result.kernelStat(name).map(number) ?? "" }
     let verification = result.verification
-    row += [verification?.entries, verification?.lost, verification?.outOfOrder].map { $0.map(String.init) ?? "" }
+    row += [verification?.entries, verification?.lost, verification?.outOfOrder, verification?.eventfdCount].map {
+      $0.map(String.init) ?? ""
+    }
     let check = result.exitCheck
     row += [
       result.effectiveRingSize.map(number) ?? "", check.map { number($0.modelExitsPerWrite) } ?? "",
@@ -146,7 +148,7 @@ func ringNotes(_ report: BenchReport) -> [String] {
   return notes
 }
 
-/// Each ring result against its plain baseline and its RAM floor.
+/// Each ring or `ioeventfd` result against its plain baseline and its RAM floor.
 func comparisonsTable(_ report: BenchReport) -> TextTable {
   var table = TextTable(
     headers: ["mode", "space", "K", "drain", "CPUs", "writes/s", "plain writes/s", "speedup vs plain", "× RAM floor"],
@@ -159,7 +161,7 @@ func comparisonsTable(_ report: BenchReport) -> TextTable {
       key.mode.rawValue,
       key.space.rawValue,
       result.map(ringSizeCell) ?? key.ringSize.map(String.init) ?? "-",
-      key.drain.rawValue,
+      key.mode.usesRing ? key.drain.rawValue : "-",
       cpuCell(key),
       result.map { Human.amount($0.writesPerSec.median) } ?? Human.missing,
       plain.map { Human.amount($0.writesPerSec.median) } ?? Human.missing,
@@ -181,7 +183,10 @@ func cpuCell(_ key: CaseKey) -> String {
 func verificationCell(_ result: BenchResult) -> String {
   var parts: [String] = []
   if let verification = result.verification, !verification.clean {
-    parts.append("\(verification.lost) lost, \(verification.outOfOrder) out of order")
+    if verification.lost != 0 || verification.outOfOrder != 0 {
+      parts.append("\(verification.lost) lost, \(verification.outOfOrder) out of order")
+    }
+    if let problem = verification.eventfdProblem { parts.append(problem) }
   }
   if let check = result.exitCheck, !check.passed { parts.append("FAILED: exits ≠ model") }
   if !parts.isEmpty { return parts.joined(separator: "; ") }
@@ -306,7 +311,30 @@ public func benchHeadline(_ report: BenchReport) -> String {
 }
 
 func headlineFigures(_ report: BenchReport) -> String {
-  let best = report.comparisons.max { a, b in
+  let ioeventfd = ioeventfdSentences(report)
+  // Without a ring comparison the ring headline only says there is nothing to compare.
+  guard ioeventfd.isEmpty || report.comparisons.contains(where: { $0.key.mode.usesRing }) else {
+    return ioeventfd.joined(separator: " ")
+  }
+  return ([ringHeadline(report)] + ioeventfd).joined(separator: " ")
+}
+
+/// Per `ioeventfd` result with a plain baseline: its speed against plain exits, and what it costs.
+func ioeventfdSentences(_ report: BenchReport) -> [String] {
+  report.comparisons.filter { $0.key.mode == .ioeventfd }.compactMap { comparison in
+    guard let result = report.results.first(where: { $0.key == comparison.key }),
+      let plain = plainBaseline(for: comparison.key, in: report.results)
+    else { return nil }
+    let faster = comparison.speedupVsPlain >= 1
+    let factor = Human.times(faster ? comparison.speedupVsPlain : 1 / comparison.speedupVsPlain)
+    return "KVM_IOEVENTFD made \(spaceWords(comparison.key.space)) writes \(factor) \(faster ? "faster" : "slower") "
+      + "than plain exits (\(Human.amount(result.writesPerSec.median)) vs \(Human.amount(plain.writesPerSec.median)) "
+      + "writes/s), but no written value reaches userspace."
+  }
+}
+
+private func ringHeadline(_ report: BenchReport) -> String {
+  let best = report.comparisons.filter { $0.key.mode.usesRing }.max { a, b in
     (a.key.ringSize ?? 0, a.speedupVsPlain) < (b.key.ringSize ?? 0, b.speedupVsPlain)
   }
   if let best, let result = report.results.first(where: { $0.key == best.key }),

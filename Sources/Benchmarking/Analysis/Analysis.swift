@@ -1,11 +1,11 @@
-/// What `cmmio bench` concludes from its results: each ring result against its plain
+/// What `cmmio bench` concludes from its results: each ring or `ioeventfd` result against its plain
 /// baseline and its RAM floor, and the cost model fitted across ring sizes.
 ///
 /// Comparisons use medians (robust to one slow run); a result whose figure is not a
 /// finite positive number (no kept run) is never a baseline and gets no comparison.
 public func analyze(results: [BenchResult]) -> (comparisons: [Comparison], costModels: [CostModel]) {
   var comparisons: [Comparison] = []
-  for result in results where result.key.mode.usesRing {
+  for result in results where result.key.mode.usesRing || result.key.mode == .ioeventfd {
     guard let plain = plainBaseline(for: result.key, in: results),
       let speedup = ratio(result.writesPerSec.median, plain.writesPerSec.median)
     else { continue }

@@ -10,6 +10,9 @@ public enum BenchMode: String, Sendable, Hashable, CaseIterable {
   case coalesced
   /// Writes coalesced into a v2 buffer (`KVM_REGISTER_COALESCED_MMIO2`); exit 3 where absent.
   case coalescedV2 = "coalesced-v2"
+  /// Every write completes in the kernel and signals an eventfd (`KVM_IOEVENTFD`, no
+  /// datamatch): no exit to userspace, and the written value is lost; exit 3 where absent.
+  case ioeventfd
 
   /// Whether the mode uses a ring, so ring size and drain apply.
   public var usesRing: Bool { self == .coalesced || self == .coalescedV2 }

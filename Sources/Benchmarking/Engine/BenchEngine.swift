@@ -157,6 +157,8 @@ final class CaseSetup {
   let drain: DrainCoordinator
   /// `coalesced-v2`: the buffer whose ring the zone writes to (closed with the setup).
   let buffer: CoalescedBuffer?
+  /// `ioeventfd`: the eventfd every vCPU's register signals (closed with the setup).
+  let eventCounter: EventCounter?
   /// Per vCPU, when the kernel offers `KVM_GET_STATS_FD`.
   let stats: [StatsFile]
   /// Indexes (into the stats descriptors) of the counters reported: cumulative single values.
@@ -193,6 +195,19 @@ final class CaseSetup {
       }
       vcpus = created
       if key.mode == .coalesced { try machine.vm.register(placement.zone) }
+      if key.mode == .ioeventfd {
+        // One binding per vCPU register, of the write's length, without datamatch: every
+        // value signals the one eventfd, and no value reaches userspace.
+        let counter = try EventCounter()
+        for index in 0..<key.vcpus {
+          let binding = IoeventBinding(
+            address: placement.register(ofVCPU: index), length: GuestWorkload.writeLength, space: key.space)
+          try machine.vm.registerIoeventfd(binding, counter: counter)
+        }
+        eventCounter = counter
+      } else {
+        eventCounter = nil
+      }
     } catch {
       throw .system(error)
     }
@@ -203,7 +218,7 @@ final class CaseSetup {
       ring: ring, ringSize: key.ringSize, arithmetic: arithmetic,
       exactFill: exactFill, ringSizeSkew: ringSizeSkew, base: placement.base,
       stride: GuestPlacement.registerStride, vcpus: key.vcpus, space: key.space, firstValue: firstValue,
-      expectsWrites: key.mode != .ram, enabled: configuration.verify)
+      expectsWrites: key.mode != .ram && key.mode != .ioeventfd, enabled: configuration.verify)
     let files = vcpus.compactMap { try? $0.statistics() }
     stats = files.count == vcpus.count ? files : []
     let descriptors = stats.first?.descriptors ?? []
@@ -246,6 +261,8 @@ final class CaseSetup {
       for index in 0..<vcpus.count { machine.memory.write([0, 0, 0, 0], at: placement.register(ofVCPU: index)) }
     }
     do { try drain.prepareRun() } catch { return .failure(.failed(.corruption(error))) }
+    // Start the count from zero (read(2) resets an eventfd's counter).
+    do { _ = try eventCounter?.take() } catch { return .failure(.failed(.system(error))) }
     let before: [StatsSnapshot]
     do { before = try stats.map { file throws(SystemCallError) in try file.snapshot() } } catch {
       return .failure(.failed(.system(error)))
@@ -293,7 +310,9 @@ final class CaseSetup {
     if let failure = workers.lazy.compactMap(\.record.failure).first ?? drainer?.failure {
       return .failure(.failed(failure))
     }
-    return .success(collect(workers: workers, drainer: drainer, before: before))
+    let signalled: UInt64?
+    do { signalled = try eventCounter?.take() } catch { return .failure(.failed(.system(error))) }
+    return .success(collect(workers: workers, drainer: drainer, before: before, signalled: signalled))
   }
 
   /// The coordinating thread: sleeps until every vCPU thread ended; on a signal or the
@@ -322,7 +341,10 @@ final class CaseSetup {
     }
   }
 
-  private func collect(workers: [VCPUWorker], drainer: DrainerWorker?, before: [StatsSnapshot]) -> RunMeasurement {
+  /// `signalled`: what the eventfd counted in the run (`ioeventfd`), nil otherwise.
+  private func collect(
+    workers: [VCPUWorker], drainer: DrainerWorker?, before: [StatsSnapshot], signalled: UInt64?
+  ) -> RunMeasurement {
     if benchCase.key.mode == .ram {
       // Nothing reaches userspace in the floor: check each loop's last store, the value 1, in RAM.
       for index in 0..<vcpus.count where machine.memory.load(UInt32.self, at: placement.register(ofVCPU: index)) != 1 {
@@ -330,6 +352,11 @@ final class CaseSetup {
       }
     }
     let finished = drain.finishRun()
+    var verification = finished.verification
+    if let signalled {
+      verification.eventfdCount = Int(clamping: signalled)
+      verification.eventfdExpected = writesPerRun
+    }
     var deltas = [UInt64](repeating: 0, count: statIndexes.count)
     if let after = try? stats.map({ file throws(SystemCallError) in try file.snapshot() }) {
       for (vcpu, snapshot) in after.enumerated() {
@@ -349,7 +376,7 @@ final class CaseSetup {
       readExits: workers.reduce(0) { $0 + $1.record.readExits },
       kvmRuns: workers.reduce(0) { $0 + $1.record.kvmRuns },
       ringEntries: finished.ringEntries,
-      verification: finished.verification,
+      verification: verification,
       grants: finished.grants,
       exitProblem: exitProblem(writeExits: writeExits, grants: finished.grants),
       statDeltas: deltas,
@@ -370,6 +397,9 @@ final class CaseSetup {
       return nil
     case .plain:
       return writeExits == writes ? nil : "\(writeExits) write exits for \(writes) writes, where every write exits"
+    case .ioeventfd:
+      guard writeExits != 0 else { return nil }
+      return "\(writeExits) write exits for \(writes) writes, where KVM_IOEVENTFD completes every write in the kernel"
     case .coalesced, .coalescedV2:
       if let broken = grants.firstBroken {
         return "a drain from ring position \(broken.position) found \(broken.read) entries where the cursor had "
@@ -405,6 +435,11 @@ final class CaseSetup {
     case .plain:
       return ExitCheck(
         promise: .exact, modelExitsPerWrite: 1, arithmetic: nil, achievedRingSize: nil, leastGrant: nil,
+        greatestGrant: nil, drains: 0, brokenGrants: 0, problem: tally.exitProblem)
+    case .ioeventfd:
+      // No write reaches userspace; the halt is not a write exit.
+      return ExitCheck(
+        promise: .exact, modelExitsPerWrite: 0, arithmetic: nil, achievedRingSize: nil, leastGrant: nil,
         greatestGrant: nil, drains: 0, brokenGrants: 0, problem: tally.exitProblem)
     case .coalesced, .coalescedV2:
       let grants = tally.grants
@@ -465,9 +500,7 @@ struct CaseTally {
     exitsPerSecSum += Double(run.userspaceExits) / (max(Double(run.wallNs), 1) / 1e9)
     for slot in statSums.indices where slot < run.statDeltas.count { statSums[slot] += Double(run.statDeltas[slot]) }
     latency.add(run.latency)
-    verification = Verification(
-      entries: verification.entries + run.verification.entries, lost: verification.lost + run.verification.lost,
-      outOfOrder: verification.outOfOrder + run.verification.outOfOrder)
+    verification = verification.adding(run.verification)
     observedVCPUCPUs = run.observedVCPUCPUs
     observedDrainCPU = run.observedDrainCPU
     if exitProblem == nil, let problem = run.exitProblem { exitProblem = "run \(runs): " + problem }

@@ -80,6 +80,12 @@ public struct BenchPlan: Sendable {
       }
       try requireV2(device)
     }
+    if config.modes.contains(.ioeventfd) {
+      let answer = (try? device.checkExtension(Capability.ioeventfd.rawValue)) ?? 0
+      guard answer > 0 else {
+        throw .featureMissing("--modes ioeventfd needs KVM_CAP_IOEVENTFD, which this kernel does not offer")
+      }
+    }
     if usesRing {
       guard ringCapacity > 0 else {
         throw .featureMissing("--modes coalesced needs KVM_CAP_COALESCED_MMIO, which this kernel does not offer")

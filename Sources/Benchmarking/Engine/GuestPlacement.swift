@@ -41,7 +41,7 @@ public struct GuestPlacement: Sendable, Equatable {
   public var base: UInt64 {
     switch mode {
     case .ram: return GuestLayout.ramTarget
-    case .plain, .coalesced, .coalescedV2:
+    case .plain, .coalesced, .coalescedV2, .ioeventfd:
       return space == .mmio ? GuestLayout.mmioDevice : UInt64(GuestLayout.pioDevice)
     }
   }
@@ -56,7 +56,7 @@ public struct GuestPlacement: Sendable, Equatable {
     case .ram:
       // A store to RAM, whichever space is measured: the floor for both (as cmmio-ref does).
       target = index == 0 ? .ram : .device(.mmio, register(ofVCPU: index))
-    case .plain, .coalesced, .coalescedV2:
+    case .plain, .coalesced, .coalescedV2, .ioeventfd:
       target = .device(space, register(ofVCPU: index))
     }
     return GuestWorkload(target: target, writes: writes, flushEvery: flushEvery)

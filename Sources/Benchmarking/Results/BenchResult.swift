@@ -42,14 +42,47 @@ public struct Verification: Sendable, Equatable {
   public var lost: Int
   /// Writes observed with the wrong data for their place (order, address, length or kind).
   public var outOfOrder: Int
+  /// `ioeventfd`: what the eventfd counted over all kept runs (read(2) of its counter after
+  /// each run, which also resets it); nil for the other modes.
+  public var eventfdCount: Int?
+  /// `ioeventfd`: the writes the guest made over the kept runs, which the eventfd must have counted.
+  public var eventfdExpected: Int?
 
-  public init(entries: Int, lost: Int, outOfOrder: Int) {
+  public init(entries: Int, lost: Int, outOfOrder: Int, eventfdCount: Int? = nil, eventfdExpected: Int? = nil) {
     self.entries = entries
     self.lost = lost
     self.outOfOrder = outOfOrder
+    self.eventfdCount = eventfdCount
+    self.eventfdExpected = eventfdExpected
   }
 
-  public var clean: Bool { lost == 0 && outOfOrder == 0 }
+  /// Whether the eventfd counted exactly the writes (true where no eventfd was used).
+  public var eventfdMatches: Bool { eventfdCount == eventfdExpected }
+
+  /// Why the eventfd's count fails verification, as a phrase; nil when it matches.
+  public var eventfdProblem: String? {
+    guard !eventfdMatches else { return nil }
+    let counted = eventfdCount.map(String.init) ?? "nothing"
+    return "the eventfd counted \(counted) of \(eventfdExpected.map(String.init) ?? "no") writes"
+  }
+
+  public var clean: Bool { lost == 0 && outOfOrder == 0 && eventfdMatches }
+
+  /// Two tallies added: the counts summed, the eventfd's only where both have one.
+  public func adding(_ other: Verification) -> Verification {
+    Verification(
+      entries: entries + other.entries, lost: lost + other.lost, outOfOrder: outOfOrder + other.outOfOrder,
+      eventfdCount: Self.sum(eventfdCount, other.eventfdCount),
+      eventfdExpected: Self.sum(eventfdExpected, other.eventfdExpected))
+  }
+
+  private static func sum(_ lhs: Int?, _ rhs: Int?) -> Int? {
+    switch (lhs, rhs) {
+    case (nil, nil): return nil
+    case (let value?, nil), (nil, let value?): return value
+    case (let left?, let right?): return left + right
+    }
+  }
 }
 
 /// Userspace exits per write held against the ring model, checked in every run.
@@ -192,7 +225,7 @@ public struct BenchResult: Sendable, Equatable {
   }
 }
 
-/// A coalesced result against the plain result of the same space and CPUs.
+/// A coalesced or `ioeventfd` result against the plain result of the same space and CPUs.
 public struct Comparison: Sendable, Equatable {
   public var key: CaseKey
   /// Median writes/s of this result over the matching plain result's.

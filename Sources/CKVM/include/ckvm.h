@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 
 // MARK: - The proposed v2 API ("KVM: Improve MMIO Coalescing API", third posting, 2024-08-20).
@@ -53,6 +54,12 @@ static const unsigned long CKVM_SET_SREGS = KVM_SET_SREGS;
 static const unsigned long CKVM_REGISTER_COALESCED_MMIO = KVM_REGISTER_COALESCED_MMIO;
 static const unsigned long CKVM_UNREGISTER_COALESCED_MMIO = KVM_UNREGISTER_COALESCED_MMIO;
 static const unsigned long CKVM_GET_STATS_FD = KVM_GET_STATS_FD;
+static const unsigned long CKVM_IOEVENTFD = KVM_IOEVENTFD;
+
+// struct kvm_ioeventfd's flags, built from an enum by shifts Swift cannot import.
+static const unsigned int CKVM_IOEVENTFD_FLAG_DATAMATCH = KVM_IOEVENTFD_FLAG_DATAMATCH;
+static const unsigned int CKVM_IOEVENTFD_FLAG_PIO = KVM_IOEVENTFD_FLAG_PIO;
+static const unsigned int CKVM_IOEVENTFD_FLAG_DEASSIGN = KVM_IOEVENTFD_FLAG_DEASSIGN;
 static const unsigned long CKVM_CREATE_COALESCED_MMIO_BUFFER = KVM_CREATE_COALESCED_MMIO_BUFFER;
 static const unsigned long CKVM_REGISTER_COALESCED_MMIO2 = KVM_REGISTER_COALESCED_MMIO2;
 static const unsigned long CKVM_UNREGISTER_COALESCED_MMIO2 = KVM_UNREGISTER_COALESCED_MMIO2;

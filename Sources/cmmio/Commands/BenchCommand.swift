@@ -28,7 +28,7 @@ struct BenchCommand: ParsableCommand {
 
   @OptionGroup var common: CommonOptions
 
-  @Option(help: ArgumentHelp("Modes to measure: ram, plain, coalesced, coalesced-v2.", valueName: "LIST"))
+  @Option(help: ArgumentHelp("Modes to measure: ram, plain, coalesced, coalesced-v2, ioeventfd.", valueName: "LIST"))
   var modes = "ram,plain,coalesced"
 
   @Option(help: ArgumentHelp("Where the guest writes: mmio or pio (port I/O).", valueName: "SPACE"))
@@ -266,7 +266,10 @@ struct BenchCommand: ParsableCommand {
     if let first = failed.first {
       var what: [String] = []
       if let check = first.verification, !check.clean {
-        what.append("lost \(check.lost) writes and saw \(check.outOfOrder) out of order")
+        if check.lost != 0 || check.outOfOrder != 0 {
+          what.append("lost \(check.lost) writes and saw \(check.outOfOrder) out of order")
+        }
+        if let problem = check.eventfdProblem { what.append(problem) }
       }
       if let problem = first.exitCheck?.problem { what.append("its exits did not match the ring model: " + problem) }
       throw CLIFailure(
@@ -291,7 +294,7 @@ struct BenchCommand: ParsableCommand {
     var modes: [BenchMode] = []
     for item in text.split(separator: ",", omittingEmptySubsequences: false) {
       guard let mode = BenchMode(rawValue: String(item)) else {
-        throw ValidationError("--modes takes ram, plain, coalesced and coalesced-v2, not '\(item)'")
+        throw ValidationError("--modes takes ram, plain, coalesced, coalesced-v2 and ioeventfd, not '\(item)'")
       }
       if !modes.contains(mode) { modes.append(mode) }
     }
