@@ -178,6 +178,9 @@ def judge_bench(k, name):
             # The ring size the kernel really granted: on a pre-6.12 kernel a large K asked for
             # cannot always be had, and cmmio reports the mean achieved (exit_check).
             k_size = check.get("achieved_ring_size") or r.get("ring_size")
+        elif mode == "ioeventfd":
+            judge_ioeventfd((doc.get("host") or {}).get("backend"), r, rows, problems)
+            continue
         else:
             continue
         if not writes or epw is None or k_size is None:
@@ -207,6 +210,22 @@ def judge_bench(k, name):
         k.fail(name, f"the report does not name the half-ring bug ({BUG_COMMIT})")
     if bug == "no" and named:
         k.fail(name, f"the report names the half-ring bug ({BUG_COMMIT}) on a kernel without it")
+
+
+def judge_ioeventfd(backend, r, rows, problems):
+    """ioeventfd: no write reaches userspace, the eventfd counted every write, and (where the
+    backend exits to the kernel for a write at all, as SVM does) the kernel saw every write."""
+    writes, runs, epw = r.get("writes"), r.get("runs") or 1, r.get("userspace_exits_per_write")
+    count = (r.get("verification") or {}).get("eventfd_count")
+    kernel_exits = (r.get("kernel_stats") or {}).get("exits")
+    rows.append(f"ioeventfd {epw:.4g}" if epw is not None else "ioeventfd ?")
+    if epw is None or epw * writes >= 1:
+        problems.append(f"ioeventfd: {epw} userspace exits per write, expected 0")
+    if count != writes * runs:
+        problems.append(f"ioeventfd: the eventfd counted {count} of {writes * runs} writes")
+    # kvm_pvm emulates the guest without a hardware exit per write: its `exits` stays low.
+    if backend != "kvm_pvm" and (kernel_exits is None or kernel_exits < writes):
+        problems.append(f"ioeventfd: the kernel counted {kernel_exits} exits for {writes} writes")
 
 
 def judge_selftest(k):
