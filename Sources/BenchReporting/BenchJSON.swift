@@ -4,7 +4,8 @@ import Reporting
 
 /// The `cmmio bench` JSON document (docs/cli.md, schema `cmmio.bench/1`).
 ///
-/// Additions to the documented keys: `host.ring_capacity`, `results[].exits_per_sec`,
+/// Additions to the documented keys: `host.ring_capacity`, `samples` in each summary
+/// (the kept runs' values in run order), `results[].exits_per_sec`,
 /// `results[].observed_vcpu_cpus` and `observed_drain_cpu` (where the threads really
 /// ran), `comparisons[].ratio_to_floor`, `cost_models` and `headline`; `ring` (what the
 /// probe measured of the ring and the has-room arithmetic it shows) and `results[].exit_check`
@@ -141,6 +142,7 @@ func summaryJSON(_ summary: Summary) -> JSONValue {
     ("median", .double(summary.median)),
     ("min", .double(summary.min)),
     ("max", .double(summary.max)),
+    ("samples", .array(summary.samples.map { .double($0) })),
   ])
 }
 

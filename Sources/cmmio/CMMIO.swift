@@ -22,7 +22,7 @@ struct CMMIO: ParsableCommand {
     version: "0.1.0",
     subcommands: [
       CheckCapCommand.self, RegisterCommand.self, UnregisterCommand.self, CreateBufferCommand.self, VerifyCommand.self,
-      BenchCommand.self,
+      BenchCommand.self, CompareCommand.self,
     ]
   )
 

@@ -21,7 +21,7 @@ struct BenchJSONTests {
   static let keyKeys = [
     "mode", "space", "ring_size", "flush_every", "drain", "vcpus", "vcpu_cpu", "drain_cpu", "numa_node",
   ]
-  static let summaryKeys = ["mean", "stddev", "median", "min", "max"]
+  static let summaryKeys = ["mean", "stddev", "median", "min", "max", "samples"]
 
   @Test("every key of the docs/cli.md contract, at every level")
   func contractKeys() throws {
@@ -102,5 +102,39 @@ struct BenchJSONTests {
     #expect(document["interrupted"] as? Bool == true)
     let first = try #require((document["results"] as? [[String: Any]])?.first)
     #expect((first["writes_per_sec"] as? [String: Any])?["median"] is NSNull)
+  }
+
+  @Test("samples: one per kept run, in run order, for writes/s and ns/write")
+  func samplesInRunOrder() throws {
+    // Run order deliberately unsorted: a sorted or shuffled array fails.
+    let key = CaseKey(
+      mode: .plain, space: .mmio, ringSize: nil, flushEvery: 0, drain: .exit, vcpus: 1, vcpuCPU: 0, drainCPU: nil,
+      numaNode: 0)
+    let times: [Double] = [30, 10, 20, 50, 40]
+    let result = BenchResult(
+      key: key, writes: 1000, runs: times.count, writesPerSec: Summary(samples: times.map { 1e9 / $0 }),
+      nsPerWrite: Summary(samples: times), userspaceExitsPerWrite: 1, exitsPerSec: 1,
+      kvmRunNs: LatencySummary(p50: 1, p90: 1, p99: 1, p999: 1, max: 1), kernelStats: [], verification: nil,
+      observedVCPUCPUs: [0], observedDrainCPU: nil)
+    var report = Synthetic.report()
+    report.results = [result]
+    let document = try parse(report)
+    let first = try #require((document["results"] as? [[String: Any]])?.first)
+    let rates = try #require((first["writes_per_sec"] as? [String: Any])?["samples"] as? [Double])
+    let nanoseconds = try #require((first["ns_per_write"] as? [String: Any])?["samples"] as? [Double])
+    #expect(nanoseconds == times)
+    #expect(rates == times.map { 1e9 / $0 })
+  }
+
+  @Test("every result of a report carries as many samples as kept runs")
+  func samplesPerResult() throws {
+    let document = try parse(Synthetic.report())
+    for result in try #require(document["results"] as? [[String: Any]]) {
+      let runs = try #require(result["runs"] as? Int)
+      for figure in ["writes_per_sec", "ns_per_write"] {
+        let samples = try #require((result[figure] as? [String: Any])?["samples"] as? [Double])
+        #expect(samples.count == runs, "\(figure)")
+      }
+    }
   }
 }

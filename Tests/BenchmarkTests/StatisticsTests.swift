@@ -24,7 +24,7 @@ struct StatisticsTests {
   @Test("one sample: stddev 0, every other figure that sample")
   func oneSample() {
     let summary = Summary(samples: [66_000])
-    #expect(summary == Summary(mean: 66_000, stddev: 0, median: 66_000, min: 66_000, max: 66_000))
+    #expect(summary == Summary(mean: 66_000, stddev: 0, median: 66_000, min: 66_000, max: 66_000, samples: [66_000]))
   }
 
   @Test("large values with a small spread keep their stddev (no E[x²] − E[x]² cancellation)")
@@ -38,5 +38,14 @@ struct StatisticsTests {
     let summary = Summary(samples: [])
     #expect(summary.mean.isNaN && summary.stddev.isNaN && summary.median.isNaN)
     #expect(summary.min.isNaN && summary.max.isNaN)
+    #expect(summary.samples.isEmpty)
+  }
+
+  @Test("the samples are kept as given, in run order, not sorted")
+  func samplesInRunOrder() {
+    let runs: [Double] = [300, 100, 200, 100, 500]
+    let summary = Summary(samples: runs)
+    #expect(summary.samples == runs)
+    #expect(summary.median == 200)
   }
 }

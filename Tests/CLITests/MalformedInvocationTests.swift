@@ -59,6 +59,17 @@ struct ParseOnlyInvocationTests {
     Malformed(64, "bench", "--flush-every", "-1"),
     Malformed(64, "create-buffer", "--buffers", "-9223372036854775808"),
     Malformed(64, "register", "--zone", "0x100000:8", "--width", "-1"),
+    // compare reads files only: its mistakes need no device.
+    Malformed(64, "compare"),
+    Malformed(64, "compare", "a.json"),
+    Malformed(64, "compare", "a.json", "b.json", "c.json"),
+    Malformed(64, "compare", "a.json", "b.json", "--fail-on-regression", "-5"),
+    Malformed(64, "compare", "a.json", "b.json", "--fail-on-regression", "nan"),
+    Malformed(64, "compare", "a.json", "b.json", "--format", "svg"),
+    Malformed(64, "compare", "a.json", "b.json", "--output", ""),
+    Malformed(1, "compare", "/nonexistent/a.json", "/nonexistent/b.json"),
+    Malformed(64, "compare", "/dev/null", "/dev/null"),
+    Malformed(1, "compare", "/nonexistent/" + hundredKilobytes, "b.json"),
     // The same file named twice.
     Malformed(64, "bench", "--output", "r.json", "--plot", "r.json"),
     Malformed(64, "bench", "--output", "-", "--plot", "-"),

@@ -31,12 +31,12 @@ private func items(of runs: [(Int, Int)]) -> [String] {
   }
 }
 
-/// Characters that are none of the grammar's (`0-9`, `,`, `-`): Latin-1 controls,
+/// Characters that are none of the grammar's (`0-9`, `,`, `-`, `:`): Latin-1 controls,
 /// letters and signs, and digits of other scripts that `Character.isNumber` accepts.
 private let junk = zip(Gen<UInt8>.value(in: 0...255), Gen.int(in: 0...9)).map { byte, pick -> Character in
   let exotic: [Character] = ["\u{FF11}", "\u{0663}", "\u{00B3}", "\u{00BD}", "\u{2212}", "\u{2013}", "\u{3000}"]
   let scalar = Character(UnicodeScalar(byte))
-  if pick < 3 || "0123456789,-".contains(scalar) { return exotic[(Int(byte) + pick) % exotic.count] }
+  if pick < 3 || "0123456789,-:".contains(scalar) { return exotic[(Int(byte) + pick) % exotic.count] }
   return scalar
 }
 
@@ -141,6 +141,37 @@ struct CPUListProperties {
   func threeBounds() async {
     await propertyCheck(input: cpu, cpu, cpu) { a, b, c in
       #expect(rejects("\(a)-\(b)-\(c)"))
+    }
+  }
+
+  @Test("A-B:S names every S-th CPU from A up to B, as taskset -c does")
+  func strides() async throws {
+    await propertyCheck(input: cpu, Gen.int(in: 0...300), Gen.int(in: 1...70)) { start, span, step in
+      let end = min(start + span, CPUList.maximumCPU)
+      let parsed = try CPUList(parsing: "\(start)-\(end):\(step)")
+      #expect(parsed.cpus == Array(stride(from: start, through: end, by: step)))
+      #expect(parsed.cpus.first == start)
+      #expect(parsed.cpus.allSatisfy { ($0 - start) % step == 0 && $0 <= end })
+      #expect(try CPUList(parsing: "\(start)-\(end):1") == CPUList(parsing: "\(start)-\(end)"))
+      #expect(try CPUList(parsing: "\(start)-\(end):\(CPUList.maximumCPU)").cpus == [start])
+    }
+    #expect(try CPUList(parsing: "0-10:2").cpus == [0, 2, 4, 6, 8, 10])
+    #expect(try CPUList(parsing: "1-10:3,0").cpus == [0, 1, 4, 7, 10])
+  }
+
+  @Test("a stride that is 0, empty, signed, above the maximum, doubled or without a range is rejected")
+  func badStrides() async {
+    await propertyCheck(input: runs, cpu, cpu, Gen.int(in: 0...8)) { runs, a, b, position in
+      let (low, high) = (min(a, b), max(a, b))
+      for form in [
+        "\(low)-\(high):0", "\(low)-\(high):", "\(low)-\(high):+2", "\(low)-\(high):-2",
+        "\(low)-\(high):\(CPUList.maximumCPU + 1)", "\(low)-\(high):2:2", "\(low):2", ":2", "\(low)-\(high)::2",
+        "\(low)-:2", "-\(high):2",
+      ] {
+        var texts = items(of: runs)
+        texts.insert(form, at: position % (texts.count + 1))
+        #expect(rejects(texts.joined(separator: ",")), "\(form)")
+      }
     }
   }
 }

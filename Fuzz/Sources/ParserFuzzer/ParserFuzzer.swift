@@ -32,8 +32,11 @@ private func checkCPUList(_ text: String) {
   guard let low = list.cpus.first, let high = list.cpus.last, low >= 0, high <= CPUList.maximumCPU else {
     violated("accepted CPU list out of range: \(list.cpus.first ?? -1)…\(list.cpus.last ?? -1)", text)
   }
-  guard text.utf8.allSatisfy({ $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "-") || (0x30...0x39).contains($0) })
-  else { violated("accepted a character outside 0-9 , -", text) }
+  guard
+    text.utf8.allSatisfy({
+      $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ":") || (0x30...0x39).contains($0)
+    })
+  else { violated("accepted a character outside 0-9 , - :", text) }
   guard let again = try? CPUList(parsing: list.description), again == list else {
     violated("CPU list does not round-trip through \(list.description)", text)
   }

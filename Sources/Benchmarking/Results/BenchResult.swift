@@ -7,13 +7,17 @@ public struct Summary: Sendable, Equatable {
   public var median: Double
   public var min: Double
   public var max: Double
+  /// The kept runs' values in run order (warm-up runs excluded): what a later test of
+  /// significance (`cmmio compare`) needs from a saved report.
+  public var samples: [Double]
 
-  public init(mean: Double, stddev: Double, median: Double, min: Double, max: Double) {
+  public init(mean: Double, stddev: Double, median: Double, min: Double, max: Double, samples: [Double] = []) {
     self.mean = mean
     self.stddev = stddev
     self.median = median
     self.min = min
     self.max = max
+    self.samples = samples
   }
 }
 

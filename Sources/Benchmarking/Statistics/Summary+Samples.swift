@@ -1,14 +1,15 @@
 extension Summary {
   /// The hyperfine-style summary of the kept runs' figures: mean, sample standard
   /// deviation (n − 1 denominator; 0 for a single sample), median (the mean of the two
-  /// middle values for an even count), minimum and maximum.
+  /// middle values for an even count), minimum and maximum; `samples` kept as given, in
+  /// run order.
   ///
   /// With no samples (a run interrupted before its first kept run) every figure is NaN,
   /// which JSON writes as `null` and tables as `–`: nothing is measured, so nothing is
   /// claimed.
   public init(samples: [Double]) {
     guard !samples.isEmpty else {
-      self.init(mean: .nan, stddev: .nan, median: .nan, min: .nan, max: .nan)
+      self.init(mean: .nan, stddev: .nan, median: .nan, min: .nan, max: .nan, samples: [])
       return
     }
     let sorted = samples.sorted()
@@ -24,6 +25,7 @@ extension Summary {
     let stddev = sorted.count > 1 ? (squares / (count - 1)).squareRoot() : 0
     let middle = sorted.count / 2
     let median = sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
-    self.init(mean: mean, stddev: stddev, median: median, min: sorted[0], max: sorted[sorted.count - 1])
+    self.init(
+      mean: mean, stddev: stddev, median: median, min: sorted[0], max: sorted[sorted.count - 1], samples: samples)
   }
 }

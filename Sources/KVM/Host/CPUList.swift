@@ -1,4 +1,5 @@
-/// A set of CPU (or node) numbers in the `taskset -c` / numactl grammar: `0`, `0,2`, `1-3`, `0-3,8`.
+/// A set of CPU (or node) numbers in the `taskset -c` / numactl grammar: `0`, `0,2`, `1-3`, `0-3,8`,
+/// and `taskset -c`'s stride form `A-B:S` (every S-th CPU from A up to B: `0-10:2`).
 public struct CPUList: Hashable, Sendable, CustomStringConvertible {
   /// The numbers, ascending, without duplicates.
   public let cpus: [Int]
@@ -17,19 +18,25 @@ public struct CPUList: Hashable, Sendable, CustomStringConvertible {
   /// The largest CPU number accepted (the kernel's `CONFIG_NR_CPUS` ceiling is far lower).
   public static let maximumCPU = 65_535
 
-  /// Parses `0,2,4-7`. Rejects empty input, empty items, reversed ranges (`3-1`),
-  /// signs, spaces and numbers above `maximumCPU`.
+  /// Parses `0,2,4-7,8-15:4`. Rejects empty input, empty items, reversed ranges (`3-1`),
+  /// a stride that is 0, empty or not after a range (`5:2`), signs, spaces and numbers
+  /// above `maximumCPU`.
   public init(parsing text: String) throws(ParseError) {
     guard !text.isEmpty else { throw ParseError(text: text, reason: "it is empty") }
     var result: [Int] = []
     for item in text.split(separator: ",", omittingEmptySubsequences: false) {
       guard !item.isEmpty else { throw ParseError(text: text, reason: "it has an empty item") }
-      let bounds = item.split(separator: "-", omittingEmptySubsequences: false)
-      guard bounds.count <= 2 else { throw ParseError(text: text, reason: "'\(item)' is not N or N-M") }
+      let parts = item.split(separator: ":", omittingEmptySubsequences: false)
+      guard parts.count <= 2 else { throw ParseError(text: text, reason: "'\(item)' is not N, N-M or N-M:S") }
+      let bounds = parts[0].split(separator: "-", omittingEmptySubsequences: false)
+      guard bounds.count <= 2 else { throw ParseError(text: text, reason: "'\(item)' is not N, N-M or N-M:S") }
+      if parts.count == 2, bounds.count != 2 {
+        throw ParseError(text: text, reason: "'\(item)' has a stride without a range (N-M:S)")
+      }
       var numbers: [Int] = []
-      for bound in bounds {
+      for bound in bounds + parts.dropFirst() {
         guard !bound.isEmpty, bound.allSatisfy({ $0.isASCII && $0.isNumber }) else {
-          throw ParseError(text: text, reason: "'\(item)' is not N or N-M with decimal numbers")
+          throw ParseError(text: text, reason: "'\(item)' is not N, N-M or N-M:S with decimal numbers")
         }
         // Leading zeros are harmless (`007`); only the significant digits can overflow.
         let digits = bound.drop { $0 == "0" }
@@ -38,11 +45,13 @@ public struct CPUList: Hashable, Sendable, CustomStringConvertible {
         }
         numbers.append(value)
       }
-      if numbers.count == 2 {
+      if numbers.count >= 2 {
         guard numbers[0] <= numbers[1] else {
           throw ParseError(text: text, reason: "the range '\(item)' is reversed")
         }
-        result.append(contentsOf: numbers[0]...numbers[1])
+        let step = numbers.count == 3 ? numbers[2] : 1
+        guard step > 0 else { throw ParseError(text: text, reason: "the stride of '\(item)' is 0") }
+        result.append(contentsOf: stride(from: numbers[0], through: numbers[1], by: step))
       } else {
         result.append(numbers[0])
       }
