@@ -32,14 +32,7 @@ struct CompareCommand: ParsableCommand {
   @Argument(help: ArgumentHelp("The report compared with it.", valueName: "CANDIDATE"))
   var candidate: String
 
-  @Option(help: "How to print the comparison: table, json, csv or markdown.")
-  var format: OutputFormat = .table
-
-  @Option(
-    help: ArgumentHelp(
-      "Write the comparison to FILE instead of stdout: a file is replaced atomically, a device, FIFO or - "
-        + "written straight through.", valueName: "FILE"))
-  var output: String?
+  @OptionGroup var report: ReportOptions
 
   @Option(
     name: .customLong("fail-on-regression"),
@@ -48,7 +41,6 @@ struct CompareCommand: ParsableCommand {
   var failOnRegression: Double?
 
   func validate() throws {
-    if let output, output.isEmpty { throw ValidationError("--output needs a file name, got an empty string") }
     if let failOnRegression, !(failOnRegression.isFinite && failOnRegression >= 0) {
       throw ValidationError("--fail-on-regression needs a percentage of 0 or more, got \(failOnRegression)")
     }
@@ -72,7 +64,7 @@ struct CompareCommand: ParsableCommand {
   }
 
   func run() throws {
-    let outputs = try Outputs.check([("--output", output)])
+    let outputs = try report.outputs()
     let first = try Self.document(baseline)
     let second = try Self.document(candidate)
     let comparison: BenchComparison
@@ -81,7 +73,7 @@ struct CompareCommand: ParsableCommand {
     } catch {
       throw CLIFailure(error.isUsage ? .usage : .failure, error.message)
     }
-    try outputs.emit(comparison.rendered(format))
+    try outputs.emit(comparison.rendered(report.format))
     if let limit = failOnRegression, let sentence = comparison.regressionSentence(worseThan: limit) {
       throw CLIFailure(.failure, sentence)
     }

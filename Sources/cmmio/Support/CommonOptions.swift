@@ -10,11 +10,9 @@ import Reporting
 
 extension OutputFormat: ExpressibleByArgument {}
 
-/// Options every subcommand shares: `--device`, `--format`, `--output`.
-struct CommonOptions: ParsableArguments {
-  @Option(help: "The KVM device (default: $CMMIO_DEVICE, else /dev/kvm).")
-  var device: String?
-
+/// `--format` and `--output`: how a report is printed and where it goes. Every subcommand
+/// has them; `compare`, which opens no device, has only them.
+struct ReportOptions: ParsableArguments {
   @Option(help: "How to print the report: table, json, csv or markdown.")
   var format: OutputFormat = .table
 
@@ -25,8 +23,28 @@ struct CommonOptions: ParsableArguments {
   var output: String?
 
   func validate() throws {
-    if let device, device.isEmpty { throw ValidationError("--device needs a path, got an empty string") }
     if let output, output.isEmpty { throw ValidationError("--output needs a file name, got an empty string") }
+  }
+
+  /// `--output` (standard output when absent) and any other files the command writes,
+  /// checked now, before any work (see `Outputs`).
+  func outputs(_ extra: [(option: String, path: String?)] = []) throws(CLIFailure) -> Outputs {
+    try Outputs.check([("--output", output)] + extra.filter { $0.path != nil })
+  }
+}
+
+/// Options every subcommand that opens the device shares: `--device`, `--format`, `--output`.
+struct CommonOptions: ParsableArguments {
+  @Option(help: "The KVM device (default: $CMMIO_DEVICE, else /dev/kvm).")
+  var device: String?
+
+  @OptionGroup var report: ReportOptions
+
+  var format: OutputFormat { report.format }
+  var output: String? { report.output }
+
+  func validate() throws {
+    if let device, device.isEmpty { throw ValidationError("--device needs a path, got an empty string") }
   }
 
   /// `--device`, else `CMMIO_DEVICE`, else `/dev/kvm`.
@@ -49,10 +67,8 @@ struct CommonOptions: ParsableArguments {
     try cmmio.openDevice(given: device)
   }
 
-  /// `--output` (standard output when absent) and any other files the command writes,
-  /// checked now, before any work (see `Outputs`).
   func outputs(_ extra: [(option: String, path: String?)] = []) throws(CLIFailure) -> Outputs {
-    try Outputs.check([("--output", output)] + extra.filter { $0.path != nil })
+    try report.outputs(extra)
   }
 }
 
