@@ -180,5 +180,44 @@ func resultJSON(_ result: BenchResult) -> JSONValue {
       ("exit_check", exitCheckJSON(result)),
       ("observed_vcpu_cpus", .array(result.observedVCPUCPUs.map { .integer($0) })),
       ("observed_drain_cpu", result.observedDrainCPU.map { .integer($0) } ?? .null),
+      ("drain_delay_ns", drainDelayJSON(result.drainDelay)),
+      ("drain_delay_reason", drainDelayReason(result)),
     ])
+}
+
+/// How long the writes waited in the ring (ring modes): percentiles in ns with their
+/// uncertainty, how they were measured and the stamped run's verification; null where the
+/// figure was omitted (`drain_delay_reason` says why) or the mode has no ring.
+func drainDelayJSON(_ delay: DrainDelay?) -> JSONValue {
+  guard let delay, let figures = delay.figures else { return .null }
+  var members: [(String, JSONValue)] = [
+    ("p50", .integer(figures.p50)),
+    ("p90", .integer(figures.p90)),
+    ("p99", .integer(figures.p99)),
+    ("p999", .integer(figures.p999)),
+    ("max", .integer(figures.max)),
+    ("uncertainty_ns", delay.uncertaintyNs.map { .double($0) } ?? .null),
+    ("entries", .integer(delay.entries)),
+    ("early_entries", .integer(delay.early)),
+    ("tsc_khz", delay.tscKHz.map { .integer($0) } ?? .null),
+    ("measured_tsc_khz", delay.measuredKHz.map { .double($0) } ?? .null),
+    ("method", .string(DrainDelay.method)),
+  ]
+  let verification: JSONValue =
+    delay.verification.map {
+      .object([
+        ("entries", .integer($0.entries)), ("lost", .integer($0.lost)), ("out_of_order", .integer($0.outOfOrder)),
+      ])
+    } ?? .null
+  members.append(("stamped_verification", verification))
+  return .object(members)
+}
+
+/// Why `drain_delay_ns` is null: the clocks could not be related, the run was not made, or
+/// the mode has no ring; null when the figure is there.
+func drainDelayReason(_ result: BenchResult) -> JSONValue {
+  guard result.key.mode.usesRing else { return .string("\(result.key.mode.rawValue) has no ring") }
+  guard let delay = result.drainDelay else { return .string("not measured") }
+  if delay.figures != nil { return .null }
+  return .string(delay.reason ?? "not measured")
 }
