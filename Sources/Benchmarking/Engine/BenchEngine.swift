@@ -342,7 +342,7 @@ final class CaseSetup {
           p50: ns(cycles.p50), p90: ns(cycles.p90), p99: ns(cycles.p99), p999: ns(cycles.p999), max: ns(cycles.max)),
         reason: nil, uncertaintyNs: before.uncertaintyNs,
         entries: Int(waits.cycles.count), early: waits.early, tscKHz: before.khz, measuredKHz: before.measuredKHz,
-        verification: verification))
+        verification: verification, stampedNsPerWrite: Double(run.wallNs) / Double(max(writesPerRun, 1))))
   }
 
   /// One run: reset, start every thread together, wait (kicking them on SIGINT, SIGTERM or

@@ -21,11 +21,15 @@ public struct DrainDelay: Sendable, Equatable {
   public var measuredKHz: Double?
   /// The stamped run's writes, checked: count, address, length, kind, and stamps rising.
   public var verification: Verification?
+  /// The stamped run's wall time per write (its loop has an `rdtsc` more than the timed runs').
+  public var stampedNsPerWrite: Double?
 
   public init(
     figures: LatencySummary?, reason: String?, uncertaintyNs: Double? = nil, entries: Int = 0, early: Int = 0,
-    tscKHz: UInt64? = nil, measuredKHz: Double? = nil, verification: Verification? = nil
+    tscKHz: UInt64? = nil, measuredKHz: Double? = nil, verification: Verification? = nil,
+    stampedNsPerWrite: Double? = nil
   ) {
+    self.stampedNsPerWrite = stampedNsPerWrite
     self.figures = figures
     self.reason = reason
     self.uncertaintyNs = uncertaintyNs
