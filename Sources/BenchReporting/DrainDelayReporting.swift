@@ -170,7 +170,8 @@ func drainDelayChart(_ report: BenchReport) -> SVGLineChart? {
     }
   }
   guard !series.isEmpty else { return nil }
-  let uncertainty = report.results.compactMap { $0.drainDelay?.figures == nil ? nil : $0.drainDelay?.uncertaintyNs }
+  let uncertainty =
+    report.results.compactMap { $0.drainDelay?.figures == nil ? nil : $0.drainDelay?.uncertaintyNs }
     .max() ?? .nan
   let host = report.host
   return SVGLineChart(
