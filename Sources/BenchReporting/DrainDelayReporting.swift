@@ -25,6 +25,7 @@ func drainDelayJSON(_ delay: DrainDelay?) -> JSONValue {
     ("tsc_khz", delay.tscKHz.map { .integer($0) } ?? .null),
     ("measured_tsc_khz", delay.measuredKHz.map { .double($0) } ?? .null),
     ("stamped_ns_per_write", delay.stampedNsPerWrite.map { .double($0) } ?? .null),
+    ("write_interval_ns", delay.writeIntervalNs.map { .double($0) } ?? .null),
     ("method", .string(DrainDelay.method)),
   ]
   let verification: JSONValue =

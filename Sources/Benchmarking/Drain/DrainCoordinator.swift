@@ -39,7 +39,8 @@ final class DrainCoordinator: @unchecked Sendable {
   ) {
     // Two words per vCPU: the stamped verifier keeps each vCPU's last stamp too.
     storage = .allocate(capacity: 2 * max(vcpus, 1))
-    delays = stamped && ring != nil ? DelayRecorder() : nil
+    let delays = stamped && ring != nil ? DelayRecorder() : nil
+    self.delays = delays
     self.ring = ring
     self.ringSize = ringSize
     self.arithmetic = arithmetic
@@ -47,7 +48,7 @@ final class DrainCoordinator: @unchecked Sendable {
     self.ringSizeSkew = ringSizeSkew
     let verifier = WriteVerifier(
       base: base, stride: stride, vcpus: vcpus, space: space, length: 4, firstValue: firstValue,
-      expectsWrites: expectsWrites, enabled: enabled, stamped: stamped, storage: storage)
+      expectsWrites: expectsWrites, enabled: enabled, stamped: stamped, steps: delays, storage: storage)
     book = PthreadLocked(Book(cursor: nil, verifier: verifier))
   }
 
@@ -143,9 +144,9 @@ final class DrainCoordinator: @unchecked Sendable {
   }
 
   /// The stamped run's waits (cycles), and the entries read before their stamp: after every guest halted.
-  func delaySnapshot() -> (cycles: RunLatency, early: Int, earliest: UInt64)? {
+  func delaySnapshot() -> (cycles: RunLatency, steps: RunLatency, early: Int, earliest: UInt64)? {
     guard let delays else { return nil }
-    return book.withLock { _ in (delays.cycles, delays.early, delays.earliest) }
+    return book.withLock { _ in (delays.cycles, delays.steps, delays.early, delays.earliest) }
   }
 
   /// After every guest halted: the run's verification, ring entries and grants, or the corruption seen.

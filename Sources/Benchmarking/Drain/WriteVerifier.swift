@@ -30,6 +30,8 @@ struct WriteVerifier {
   /// Each write carries the guest's TSC (low 32 bits), not its place: the count, address,
   /// length and kind are checked as ever, the order by each vCPU's stamps rising (modulo 2^32).
   let stamped: Bool
+  /// Where a stamped run's steps between consecutive stamps of a vCPU go (the drain delay's).
+  let steps: DelayRecorder?
   /// Per vCPU: the value its next write must carry (0: all seen); stamped, the writes still to
   /// come, followed by (at `vcpus + i`) the last stamp seen.
   private let next: UnsafeMutablePointer<UInt64>
@@ -40,8 +42,10 @@ struct WriteVerifier {
 
   init(
     base: UInt64, stride: UInt64, vcpus: Int, space: IOSpace, length: UInt32, firstValue: UInt64,
-    expectsWrites: Bool, enabled: Bool, stamped: Bool = false, storage: UnsafeMutablePointer<UInt64>
+    expectsWrites: Bool, enabled: Bool, stamped: Bool = false, steps: DelayRecorder? = nil,
+    storage: UnsafeMutablePointer<UInt64>
   ) {
+    self.steps = steps
     self.base = base
     self.stride = stride
     self.vcpus = vcpus
@@ -105,7 +109,11 @@ struct WriteVerifier {
     next[vcpus + slot] = data
     guard remaining != firstValue else { return }
     let step = UInt32(truncatingIfNeeded: data) &- UInt32(truncatingIfNeeded: previous)
-    if step == 0 || step >= 1 << 31 { outOfOrder &+= 1 }
+    if step == 0 || step >= 1 << 31 {
+      outOfOrder &+= 1
+    } else {
+      steps?.recordStep(step)
+    }
   }
 
   /// Checks one ring entry.

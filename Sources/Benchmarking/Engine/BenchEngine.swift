@@ -60,6 +60,9 @@ public final class BenchEngine {
   /// the checks and the report still say K. A deliberately wrong model on the real kernel (the
   /// very defect of reporting a ring size not achieved), to show the exit check fails.
   var ringSizeSkew: Int32 = 0
+  /// Tests only: what the host CPU says of its TSC (`constant_tsc`, `nonstop_tsc`) in place of
+  /// /proc/cpuinfo, to show the drain delay is omitted, with the reason, where they are missing.
+  var clockFlagsOverride: (constant: Bool, nonstop: Bool)?
   /// Test-only, from the environment: `CMMIO_TEST_HAS_ROOM=6.12+` (or `pre-6.12`) makes the
   /// cursors model that arithmetic whatever the probe measured, so that on a real pre-6.12
   /// kernel the old textbook `first` can be run and shown to fail the exit check.
@@ -145,7 +148,8 @@ extension BenchEngine {
       return .omitted("not measured: setting up the stamped run failed")
     }
     switch stamped.measureDrainDelay(
-      timeout: config.timeout, warmup: config.warmup > 0, what: "the stamped run of \(benchCase.label)")
+      timeout: config.timeout, warmup: config.warmup > 0, what: "the stamped run of \(benchCase.label)",
+      flags: clockFlagsOverride ?? GuestClock.hostTSCFlags())
     {
     case .success(let delay):
       return delay
@@ -293,12 +297,14 @@ final class CaseSetup {
   /// The figures are omitted, with the reason, where the clocks cannot be related, the
   /// offset moved during the run, or an entry was read before its stamp by more than the
   /// relation's uncertainty.
-  func measureDrainDelay(timeout: Double?, warmup: Bool, what: String) -> Result<DrainDelay, RunStop> {
+  func measureDrainDelay(
+    timeout: Double?, warmup: Bool, what: String, flags: (constant: Bool, nonstop: Bool)?
+  ) -> Result<DrainDelay, RunStop> {
     if warmup {
       if case .failure(let stop) = runOnce(timeout: timeout, what: what) { return .failure(stop) }
     }
     let before: TSCRelation
-    switch GuestClock.relate(vcpus) {
+    switch GuestClock.relate(vcpus, flags: flags) {
     case .failure(let refusal): return .success(.omitted(refusal.reason))
     case .success(let relation): before = relation
     }
@@ -312,7 +318,7 @@ final class CaseSetup {
       return .success(.omitted("no ring was read", verification: verification))
     }
     let after: TSCRelation
-    switch GuestClock.relate(vcpus) {
+    switch GuestClock.relate(vcpus, flags: flags) {
     case .failure(let refusal): return .success(.omitted(refusal.reason, verification: verification))
     case .success(let relation): after = relation
     }
@@ -342,7 +348,8 @@ final class CaseSetup {
           p50: ns(cycles.p50), p90: ns(cycles.p90), p99: ns(cycles.p99), p999: ns(cycles.p999), max: ns(cycles.max)),
         reason: nil, uncertaintyNs: before.uncertaintyNs,
         entries: Int(waits.cycles.count), early: waits.early, tscKHz: before.khz, measuredKHz: before.measuredKHz,
-        verification: verification, stampedNsPerWrite: Double(run.wallNs) / Double(max(writesPerRun, 1))))
+        verification: verification, stampedNsPerWrite: Double(run.wallNs) / Double(max(writesPerRun, 1)),
+        writeIntervalNs: waits.steps.count > 0 ? before.nanoseconds(cycles: Double(waits.steps.summary.p50)) : nil))
   }
 
   /// One run: reset, start every thread together, wait (kicking them on SIGINT, SIGTERM or

@@ -23,12 +23,16 @@ public struct DrainDelay: Sendable, Equatable {
   public var verification: Verification?
   /// The stamped run's wall time per write (its loop has an `rdtsc` more than the timed runs').
   public var stampedNsPerWrite: Double?
+  /// The median time from one write of a vCPU to its next, from the stamps: the time per write
+  /// of the loop undisturbed (the wall-time mean also carries every preemption of the thread).
+  public var writeIntervalNs: Double?
 
   public init(
     figures: LatencySummary?, reason: String?, uncertaintyNs: Double? = nil, entries: Int = 0, early: Int = 0,
     tscKHz: UInt64? = nil, measuredKHz: Double? = nil, verification: Verification? = nil,
-    stampedNsPerWrite: Double? = nil
+    stampedNsPerWrite: Double? = nil, writeIntervalNs: Double? = nil
   ) {
+    self.writeIntervalNs = writeIntervalNs
     self.stampedNsPerWrite = stampedNsPerWrite
     self.figures = figures
     self.reason = reason
@@ -64,14 +68,21 @@ final class DelayRecorder: @unchecked Sendable {
   /// Entries whose computed wait was negative, and the most negative, in cycles.
   private(set) var early = 0
   private(set) var earliest: UInt64 = 0
+  /// Cycles between consecutive stamps of one vCPU (fed by the verifier, which knows whose they are).
+  private(set) var steps = RunLatency()
 
   /// Before a run: forget everything, relate stamps through `offset`.
   func restart(offset: Int64) {
     self.offset = UInt64(bitPattern: offset)
     cycles.reset()
+    steps.reset()
     early = 0
     earliest = 0
   }
+
+  /// The guest's time from one write of a vCPU to its next, in cycles.
+  @inline(__always)
+  func recordStep(_ cycles: UInt32) { steps.record(UInt64(cycles)) }
 
   /// One entry read now, whose data is the guest's TSC stamp (low 32 bits). A wait is
   /// reconstructed modulo 2^32 cycles (about 1.7 s at 2.5 GHz): a longer one would alias.
