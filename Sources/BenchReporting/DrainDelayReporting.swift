@@ -111,13 +111,13 @@ func drainDelayNotes(_ report: BenchReport) -> [String] {
 /// The trade-off in words, at the largest ring size with a measured delay: how long a write
 /// waited with the first drain measured there, and, where several drains were measured at
 /// that size, what each other drain did to the wait and to the throughput. Empty without a
-/// ring result; one sentence with the reason where every figure was omitted.
+/// ring result that tried to measure it; the reason where every figure was omitted.
 func drainDelaySentences(_ report: BenchReport) -> [String] {
-  let ring = report.results.filter { $0.key.mode.usesRing }
+  let ring = report.results.filter { $0.key.mode.usesRing && $0.drainDelay != nil }
   guard !ring.isEmpty else { return [] }
   let measured = ring.filter { $0.drainDelay?.figures != nil }
   guard let size = measured.compactMap(\.key.ringSize).max() else {
-    let reason = ring.lazy.compactMap { drainDelayReason($0).text }.first ?? "not measured"
+    let reason = ring.lazy.compactMap { $0.drainDelay?.reason }.first ?? "not measured"
     return ["The drain delay was not measured: \(reason)."]
   }
   var byDrain: [BenchResult] = []
