@@ -263,6 +263,9 @@ def judge_drain_delay(k):
                 problems.append(f"{label}: no drain_delay_ns key")
                 continue
             d, reason = r.get("drain_delay_ns"), r.get("drain_delay_reason")
+            stamped = r.get("drain_delay_verification") or {}
+            if stamped.get("lost") or stamped.get("out_of_order") or not stamped.get("entries"):
+                problems.append(f"{label}: the stamped run's writes were not all verified: {stamped}")
             if d is None:
                 if not reason:
                     problems.append(f"{label}: drain_delay_ns is null without a reason")
@@ -276,9 +279,6 @@ def judge_drain_delay(k):
             u = d.get("uncertainty_ns")
             if not isinstance(u, (int, float)) or u < 0:
                 problems.append(f"{label}: drain delay without its uncertainty ({u})")
-            stamped = d.get("stamped_verification") or {}
-            if stamped.get("lost") or stamped.get("out_of_order") or not stamped.get("entries"):
-                problems.append(f"{label}: the stamped run's writes were not all verified: {stamped}")
             size = (r.get("exit_check") or {}).get("achieved_ring_size") or r.get("ring_size")
             key = (r.get("mode"), r.get("space"), r.get("ring_size"))
             medians.setdefault(key, {})[r.get("drain")] = (d["p50"], name)

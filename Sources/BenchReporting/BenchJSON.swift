@@ -182,5 +182,6 @@ func resultJSON(_ result: BenchResult) -> JSONValue {
       ("observed_drain_cpu", result.observedDrainCPU.map { .integer($0) } ?? .null),
       ("drain_delay_ns", drainDelayJSON(result.drainDelay)),
       ("drain_delay_reason", drainDelayReason(result)),
+      ("drain_delay_verification", drainDelayVerificationJSON(result.drainDelay)),
     ])
 }

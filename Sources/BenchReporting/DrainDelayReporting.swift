@@ -9,11 +9,11 @@ import Reporting
 // MARK: - JSON
 
 /// How long the writes waited in the ring (ring modes): percentiles in ns with their
-/// uncertainty, how they were measured and the stamped run's verification; null where the
-/// figure was omitted (`drain_delay_reason` says why) or the mode has no ring.
+/// uncertainty and how they were measured; null where the figure was omitted
+/// (`drain_delay_reason` says why) or the mode has no ring.
 func drainDelayJSON(_ delay: DrainDelay?) -> JSONValue {
   guard let delay, let figures = delay.figures else { return .null }
-  var members: [(String, JSONValue)] = [
+  return .object([
     ("p50", .integer(figures.p50)),
     ("p90", .integer(figures.p90)),
     ("p99", .integer(figures.p99)),
@@ -27,15 +27,17 @@ func drainDelayJSON(_ delay: DrainDelay?) -> JSONValue {
     ("stamped_ns_per_write", delay.stampedNsPerWrite.map { .double($0) } ?? .null),
     ("write_interval_ns", delay.writeIntervalNs.map { .double($0) } ?? .null),
     ("method", .string(DrainDelay.method)),
-  ]
-  let verification: JSONValue =
-    delay.verification.map {
-      .object([
-        ("entries", .integer($0.entries)), ("lost", .integer($0.lost)), ("out_of_order", .integer($0.outOfOrder)),
-      ])
-    } ?? .null
-  members.append(("stamped_verification", verification))
-  return .object(members)
+  ])
+}
+
+/// The stamped run's writes, checked (count, address, length, kind, rising stamps), whether or
+/// not its figures could be given; null where no stamped run was made or `--no-verify`.
+func drainDelayVerificationJSON(_ delay: DrainDelay?) -> JSONValue {
+  guard let verification = delay?.verification else { return .null }
+  return .object([
+    ("entries", .integer(verification.entries)), ("lost", .integer(verification.lost)),
+    ("out_of_order", .integer(verification.outOfOrder)),
+  ])
 }
 
 /// Why `drain_delay_ns` is null: the clocks could not be related, the run was not made, or

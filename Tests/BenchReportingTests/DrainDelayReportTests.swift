@@ -25,7 +25,8 @@ private func reportWithDelays() -> BenchReport {
     report.results[index].drainDelay = DrainDelay(
       figures: LatencySummary(p50: median, p90: median * 2, p99: median * 3, p999: median * 4, max: median * 5),
       reason: nil, uncertaintyNs: 1_400, entries: 19_000, early: 0, tscKHz: 2_445_404, measuredKHz: 2_445_100,
-      verification: Verification(entries: 20_000, lost: 0, outOfOrder: 0), stampedNsPerWrite: 6_000)
+      verification: Verification(entries: 20_000, lost: 0, outOfOrder: 0), stampedNsPerWrite: 6_000,
+      writeIntervalNs: 5_800)
     if size == 169 {
       var other = report.results[index]
       other.key.drain = .thread
@@ -51,9 +52,10 @@ struct DrainDelayReportTests {
     for result in results {
       let mode = try #require(result["mode"] as? String)
       #expect(result.keys.contains("drain_delay_ns") && result.keys.contains("drain_delay_reason"))
+      #expect(result.keys.contains("drain_delay_verification"))
       if let delay = result["drain_delay_ns"] as? [String: Any] {
         measured += 1
-        for key in ["p50", "p90", "p99", "p999", "max", "uncertainty_ns", "method", "stamped_verification"] {
+        for key in ["p50", "p90", "p99", "p999", "max", "uncertainty_ns", "method", "write_interval_ns"] {
           #expect(delay[key] != nil, "\(key)")
         }
         #expect(result["drain_delay_reason"] is NSNull)
