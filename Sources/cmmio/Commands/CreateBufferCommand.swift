@@ -33,8 +33,8 @@ struct CreateBufferCommand: ParsableCommand {
   @Option(
     name: .customLong("zone"),
     help: ArgumentHelp(
-      "A zone to register, round-robin over the buffers: ADDR:SIZE[:pio]. Default: one 4 KiB MMIO zone per "
-        + "buffer from 0x100000, 8 KiB apart.",
+      "A zone to register, round-robin over the buffers: ADDR:SIZE[:pio]; repeatable (default: one 4 KiB MMIO "
+        + "zone per buffer from 0x100000, 8 KiB apart).",
       valueName: "ADDR:SIZE[:pio]"),
     transform: parseZone)
   var zones: [CoalescedZone] = []
