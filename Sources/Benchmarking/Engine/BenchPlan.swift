@@ -1,11 +1,6 @@
 import Guest
 import KVM
-
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Musl)
-  import Musl
-#endif
+import Platform
 
 /// Why a bench cannot start, classified as the command line's exit statuses need.
 public enum BenchSetupError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -57,12 +52,9 @@ public struct BenchPlan: Sendable {
   /// The has-room arithmetic the probe showed, which every ring cursor models.
   public var ringArithmetic: HasRoomArithmetic? { ring?.arithmetic }
 
-  /// The most vCPUs a VM may have here: `KVM_CAP_MAX_VCPUS` (66), else `KVM_CAP_NR_VCPUS` (9),
-  /// bounded by the guest layout.
+  /// The most vCPUs a VM may have here (`KVMDevice.maxVCPUs`), bounded by the guest layout.
   public static func maximumVCPUs(_ device: KVMDevice) -> Int {
-    let kernel = (try? device.checkExtension(66)).map(Int.init) ?? 0
-    let fallback = (try? device.checkExtension(9)).map(Int.init) ?? 1
-    return min(kernel > 0 ? kernel : max(fallback, 1), GuestPlacement.maximumVCPUs)
+    min(device.maxVCPUs, GuestPlacement.maximumVCPUs)
   }
 
   /// Checks `configuration` and lays out its cases. `configuration.ringSizes` must already be
@@ -81,7 +73,7 @@ public struct BenchPlan: Sendable {
       try requireV2(device)
     }
     if config.modes.contains(.ioeventfd) {
-      let answer = (try? device.checkExtension(Capability.ioeventfd.rawValue)) ?? 0
+      let answer = (try? device.checkExtension(.ioeventfd)) ?? 0
       guard answer > 0 else {
         throw .featureMissing("--modes ioeventfd needs KVM_CAP_IOEVENTFD, which this kernel does not offer")
       }
@@ -91,7 +83,7 @@ public struct BenchPlan: Sendable {
         throw .featureMissing("--modes coalesced needs KVM_CAP_COALESCED_MMIO, which this kernel does not offer")
       }
       if config.space == .pio {
-        let pio = (try? device.checkExtension(Capability.coalescedPIO.rawValue)) ?? 0
+        let pio = (try? device.checkExtension(.coalescedPIO)) ?? 0
         guard pio > 0 else {
           throw .featureMissing("--space pio with coalesced modes needs KVM_CAP_COALESCED_PIO, which this kernel lacks")
         }
@@ -133,7 +125,7 @@ public struct BenchPlan: Sendable {
         let names = offline.map(String.init).joined(separator: ",")
         throw .usage("\(option) names CPU \(names), not online here (online: \(host.cpusOnline))")
       }
-      if let allowed = ThreadPinning.allowedCPUs() {
+      if let allowed = Host.allowedCPUs() {
         let outside = ThreadPinning.offline(list, online: allowed)
         if !outside.isEmpty {
           let names = outside.map(String.init).joined(separator: ",")

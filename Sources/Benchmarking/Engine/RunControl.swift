@@ -1,13 +1,7 @@
-import CKVM
 import Guest
 import KVM
+import Platform
 import Synchronization
-
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Musl)
-  import Musl
-#endif
 
 /// Why a run was ended before every guest reached `hlt`.
 enum StopReason: Int, Sendable {

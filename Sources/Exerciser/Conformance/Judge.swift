@@ -1,11 +1,6 @@
 import Guest
 import KVM
-
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Musl)
-  import Musl
-#endif
+import Platform
 
 extension Conformance {
   /// The verdicts: pure functions of observations, so a test can hand each one a

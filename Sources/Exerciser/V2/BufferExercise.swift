@@ -1,11 +1,6 @@
 import Guest
 import KVM
-
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Musl)
-  import Musl
-#endif
+import Platform
 
 /// One system call of the v2 flow and what came back.
 public struct BufferStep: Sendable, Equatable {

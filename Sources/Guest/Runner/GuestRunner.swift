@@ -1,11 +1,5 @@
-import CKVM
 import KVM
-
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Musl)
-  import Musl
-#endif
+import Platform
 
 /// How a guest write reached userspace.
 public enum Delivery: String, Sendable, Equatable {
@@ -117,10 +111,23 @@ public struct GuestRunner {
   /// Runs until `hlt`, calling `observe` for each write in guest order.
   public mutating func run(_ observe: (ObservedWrite) -> Void) throws(GuestRunError) -> RunCounts {
     var counts = RunCounts()
+    let deadline = self.deadline
     while true {
       let exit: VCPUExit
-      do { exit = try vcpu.run() } catch { throw .kvm(error) }
-      counts.runs += 1
+      do {
+        // Each interruption was one KVM_RUN; resume unless SIGINT or SIGTERM arrived or
+        // the deadline passed.
+        exit = try vcpu.run(resumingWhile: {
+          counts.runs += 1
+          counts.interruptions += 1
+          if Interruption.signal != nil { return false }
+          if let deadline, Clock.monotonicNanoseconds() >= deadline { return false }
+          return true
+        })
+      } catch {
+        throw .kvm(error)
+      }
+      if exit != .interrupted { counts.runs += 1 }
       if cursor != nil {
         do {
           counts.ringEntries += try cursor!.drain { observe(ObservedWrite($0)) }
@@ -140,16 +147,12 @@ public struct GuestRunner {
       case .mmio(_, _, false, _), .io(_, _, false, _, _):
         // A read: the device answers 0 (kvm_run's data is already zeroed or stale; clear it).
         counts.readExits += 1
-        clearReadData()
+        vcpu.answerReadWithZero()
       case .interrupted:
-        counts.interruptions += 1
         if let signal = Interruption.signal { throw .interrupted(signal: signal) }
-        if let deadline, Clock.monotonicNanoseconds() >= deadline {
-          throw .timedOut(seconds: timeout)
-        }
-        vcpu.setImmediateExit(false)
+        throw .timedOut(seconds: timeout)
       default:
-        let rip = (try? vcpu.registers().rip) ?? 0
+        let rip = (try? vcpu.instructionPointer()) ?? 0
         throw .unexpectedExit(exit, rip: rip)
       }
     }
@@ -162,9 +165,6 @@ public struct GuestRunner {
     return (writes, counts)
   }
 
-  private func clearReadData() {
-    vcpu.runState.pointee.mmio.data = (0, 0, 0, 0, 0, 0, 0, 0)
-  }
 }
 
 /// Monotonic time, for deadlines and run timing.

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Musl)
-  import Musl
-#endif
+import Platform
 
 /// Why no v2 buffer could be had.
 public enum BufferCreationError: Error, Sendable, Equatable, CustomStringConvertible {

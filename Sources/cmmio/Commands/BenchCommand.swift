@@ -3,13 +3,8 @@ import BenchReporting
 import Benchmarking
 import Guest
 import KVM
+import Platform
 import Reporting
-
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Musl)
-  import Musl
-#endif
 
 /// `cmmio bench`: coalesced writes against plain exits, across ring sizes, drains and CPUs.
 struct BenchCommand: ParsableCommand {

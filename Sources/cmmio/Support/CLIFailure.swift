@@ -1,15 +1,9 @@
 import Benchmarking
-import CKVM
 import Exerciser
 import Guest
 import KVM
+import Platform
 import Reporting
-
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Musl)
-  import Musl
-#endif
 
 /// The exit statuses every subcommand shares (the contract in docs/cli.md).
 enum ExitStatus: Int32 {
@@ -40,8 +34,8 @@ struct CLIFailure: Error, CustomStringConvertible {
 
   /// Prints `cmmio: <message>` on stderr and exits with the status.
   func exit() -> Never {
-    standardError(Self.line(message, libnuma: ckvm_numa_message().map { String(cString: $0) }))
-    Glibc.exit(status.rawValue)
+    standardError(Self.line(message, libnuma: Host.numaMessage))
+    Platform.exit(status.rawValue)
   }
 
   /// The one line printed for `message`: escaped and cut (`MessageText`), with what
@@ -87,16 +81,9 @@ extension String {
   func trimmingTrailingPeriod() -> String { hasSuffix(".") ? String(dropLast()) : self }
 }
 
-/// Writes to stderr unbuffered.
+/// Writes to stderr unbuffered; a stderr that cannot be written has no one to tell.
 func standardError(_ text: String) {
-  var bytes = Array(text.utf8)
-  var done = 0
-  while done < bytes.count {
-    let count = bytes.count - done
-    let wrote = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress!.advanced(by: done), count) }
-    if wrote <= 0 { return }
-    done += wrote
-  }
+  _ = writeAll(2, text.utf8)
 }
 
 /// Runs `body`, turning any error into the matching `CLIFailure`.

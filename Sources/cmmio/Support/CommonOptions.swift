@@ -1,12 +1,7 @@
 import ArgumentParser
 import KVM
+import Platform
 import Reporting
-
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Musl)
-  import Musl
-#endif
 
 extension OutputFormat: ExpressibleByArgument {}
 
