@@ -10,6 +10,7 @@ let package = Package(
   products: [
     .executable(name: "cmmio", targets: ["cmmio"]),
     .library(name: "KVM", targets: ["KVM"]),
+    .library(name: "Parsing", targets: ["Parsing"]),
     .library(name: "Reporting", targets: ["Reporting"]),
     .library(name: "Benchmarking", targets: ["Benchmarking"]),
     .library(name: "BenchReporting", targets: ["BenchReporting"]),

@@ -5,6 +5,12 @@ public enum NumberFormat {
   @inlinable
   public static func hex<T: BinaryInteger>(_ value: T) -> String { "0x" + String(value, radix: 16) }
 
+  /// Hex digits alone, zero-padded to at least `width`: `digits(0xa, width: 2)` is `0a`.
+  public static func digits<T: BinaryInteger>(_ value: T, width: Int, uppercase: Bool = false) -> String {
+    let text = String(value, radix: 16, uppercase: uppercase)
+    return String(repeating: "0", count: max(0, width - text.count)) + text
+  }
+
   /// A compact decimal for a sentence: at most 3 decimals, no trailing `.0` (2.5, 10, 0.001).
   public static func compact(_ value: Double) -> String {
     guard value.isFinite, abs(value) < 1e15 else { return "\(value)" }

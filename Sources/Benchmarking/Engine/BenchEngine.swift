@@ -406,7 +406,7 @@ final class CaseSetup {
         let expected = Double(writes) / (size + 1)
         guard abs(Double(writeExits) - expected) <= 1 else {
           return "\(writeExits) write exits for \(writes) writes, where a ring of \(ExitCheck.sizeText(size)) gives "
-            + "\(writes)/(K + 1) = \(JSONNumber.format(expected)) within one"
+            + "\(writes)/(K + 1) = \(NumberFormat.compact(expected)) within one"
         }
         return nil
       }

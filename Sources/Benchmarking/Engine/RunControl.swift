@@ -8,7 +8,7 @@ enum StopReason: Int, Sendable {
   case none = 0
   /// SIGINT or SIGTERM.
   case interrupted = 1
-  /// `--timeout` passed.
+  /// The run's timeout passed.
   case timedOut = 2
   /// Another thread of the run failed.
   case failed = 3

@@ -2,7 +2,7 @@ import Guest
 import KVM
 import Platform
 
-/// Why a run failed (exit status 1 at the command line).
+/// Why a run failed.
 public enum BenchFailure: Error, Sendable, Equatable, CustomStringConvertible {
   /// An ioctl or system call failed (`KVM_RUN`, `KVM_SET_REGS`, `pthread_create`, …).
   case system(SystemCallError)
@@ -11,7 +11,7 @@ public enum BenchFailure: Error, Sendable, Equatable, CustomStringConvertible {
   case unexpectedExit(vcpu: Int, exit: String, rip: UInt64)
   /// A thread could not be pinned to a CPU (`pthread_setaffinity_np`'s error).
   case pinning(cpu: Int, code: Int32)
-  /// `--timeout` passed before every guest halted.
+  /// The run's timeout passed before every guest halted.
   case timedOut(seconds: Double, what: String)
 
   public var description: String {
@@ -23,7 +23,7 @@ public enum BenchFailure: Error, Sendable, Equatable, CustomStringConvertible {
     case .pinning(let cpu, let code):
       return "pinning a thread to CPU \(cpu) failed: \(Errno.name(code)) (\(Errno.text(code)))"
     case .timedOut(let seconds, let what):
-      return "\(what) did not finish within \(JSONNumber.format(seconds)) seconds (--timeout)"
+      return "\(what) did not finish within \(NumberFormat.compact(seconds)) seconds"
     }
   }
 }

@@ -17,12 +17,8 @@ public struct BufferStep: Sendable, Equatable {
   public var succeeded: Bool { error == nil }
 }
 
-/// One property of the posted semantics, checked.
-public struct BufferCheck: Sendable, Equatable {
-  public var name: String
-  public var passed: Bool
-  public var detail: String
-}
+/// One property of the posted semantics, checked: a verdict like `verify`'s.
+public typealias BufferCheck = Conformance.Check
 
 /// Everything a `create-buffer` run found.
 public struct BufferExerciseResult: Sendable, Equatable {

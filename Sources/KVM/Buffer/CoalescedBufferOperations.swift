@@ -42,7 +42,7 @@ public struct BufferZone: Hashable, Sendable, CustomStringConvertible {
   }
 
   public var description: String {
-    "0x\(String(address, radix: 16)):0x\(String(size, radix: 16)) pio \(pioFlag) on fd \(bufferFD)"
+    "\(NumberFormat.hex(address)):\(NumberFormat.hex(size)) pio \(pioFlag) on fd \(bufferFD)"
   }
 }
 

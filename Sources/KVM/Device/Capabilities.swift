@@ -15,7 +15,7 @@ public struct Capabilities: Sendable, Equatable {
   /// One slot always stays empty.
   public var usableEntries: Int { coalescedMMIO ? ringEntries - 1 : 0 }
 
-  /// Features a script can `--require`, by their command-line names.
+  /// The features a caller can require, each under a stable name (the raw value).
   public enum Feature: String, Sendable, CaseIterable {
     case coalescedMMIO = "coalesced-mmio"
     case coalescedPIO = "coalesced-pio"

@@ -7,7 +7,7 @@ import Platform
 public final class KVMDevice: @unchecked Sendable {
   /// The only API version the kernel has ever had (`KVM_API_VERSION`).
   public static let expectedAPIVersion: Int32 = 12
-  /// Where the device lives unless `--device` or `CMMIO_DEVICE` say otherwise.
+  /// Where the device lives unless the caller names another path.
   public static let defaultPath = "/dev/kvm"
 
   public let path: String

@@ -34,11 +34,13 @@ public enum VCPUExit: Equatable, Sendable {
     }
   }
 
-  /// The write this exit carries, if it is one: (space, address or port, length, data).
-  public var write: (space: IOSpace, address: UInt64, length: UInt32, data: UInt64)? {
+  /// The write this exit carries, if it is one.
+  public var write: GuestWrite? {
     switch self {
-    case .mmio(let address, let length, true, let data): (.mmio, address, length, data)
-    case .io(let port, let size, true, _, let data): (.pio, UInt64(port), size, data)
+    case .mmio(let address, let length, true, let data):
+      GuestWrite(space: .mmio, address: address, length: length, data: data)
+    case .io(let port, let size, true, _, let data):
+      GuestWrite(space: .pio, address: UInt64(port), length: size, data: data)
     default: nil
     }
   }

@@ -52,7 +52,8 @@ struct CLIFailure: Error, CustomStringConvertible {
   static func from(_ error: any Error) -> CLIFailure {
     switch error {
     case let failure as CLIFailure: return failure
-    case let device as DeviceError: return CLIFailure(.kvmUnusable, device.description)
+    case let device as DeviceError:
+      return CLIFailure(.kvmUnusable, DeviceRemedy.sentence(for: device, source: .defaultPath))
     // The environment refused (KVM_RUN's EAGAIN or ENOMEM): KVM cannot run guests here (exit 2).
     case let system as SystemCallError where system.isEnvironmentFailure:
       return CLIFailure(.kvmUnusable, system.description)
@@ -60,6 +61,7 @@ struct CLIFailure: Error, CustomStringConvertible {
       return CLIFailure(.kvmUnusable, system.description)
     case BenchFailure.system(let system) where system.isEnvironmentFailure:
       return CLIFailure(.kvmUnusable, system.description)
+    case BenchFailure.timedOut: return CLIFailure(.failure, "\(error) (--timeout)")
     case let system as SystemCallError: return CLIFailure(.failure, system.description)
     case let write as OutputSink.WriteError: return CLIFailure(.failure, write.description)
     case let corruption as RingCorruption: return CLIFailure(.failure, corruption.description)
