@@ -228,6 +228,108 @@ def judge_ioeventfd(backend, r, rows, problems):
         problems.append(f"ioeventfd: the kernel counted {kernel_exits} exits for {writes} writes")
 
 
+DELAY_KEYS = ["p50", "p90", "p99", "p999", "max"]
+
+
+def bench_documents(k):
+    """(command, report) of every bench command that came back with a JSON report."""
+    for c in k.commands:
+        name = c["name"]
+        if not (name.startswith("bench") or name.startswith("extra:bench")):
+            continue
+        r = k.result(name)
+        if r is None or r[1]:
+            continue
+        if r[0] != 0 and not name.startswith("extra:"):
+            k.fail("drain-delay", f"`{name}` exited {r[0]}")
+        try:
+            yield name, json.loads(r[2])
+        except ValueError:
+            continue
+
+
+def judge_drain_delay(k):
+    """Every coalesced result carries its drain delay with its uncertainty, or null with a
+    reason; with the exit drain (one vCPU, no doorbell) the median at the largest K of a
+    report is K/2 x the time per write within a factor of 2; a thread or poll drain's median
+    is below the exit drain's at the same mode, space and K."""
+    problems, medians, omitted, law, largest_of = [], {}, [], [], {}
+    for name, doc in bench_documents(k):
+        results = [r for r in doc.get("results", []) if r.get("mode") in ("coalesced", "coalesced-v2")]
+        largest = max((r.get("ring_size") or 0 for r in results), default=0)
+        for r in results:
+            label = f"{name} {r.get('mode')} {r.get('space')} K={r.get('ring_size')} {r.get('drain')}"
+            if "drain_delay_ns" not in r:
+                problems.append(f"{label}: no drain_delay_ns key")
+                continue
+            d, reason = r.get("drain_delay_ns"), r.get("drain_delay_reason")
+            stamped = r.get("drain_delay_verification") or {}
+            if stamped.get("lost") or stamped.get("out_of_order") or not stamped.get("entries"):
+                problems.append(f"{label}: the stamped run's writes were not all verified: {stamped}")
+            if d is None:
+                if not reason:
+                    problems.append(f"{label}: drain_delay_ns is null without a reason")
+                else:
+                    omitted.append(reason)
+                continue
+            figures = [d.get(x) for x in DELAY_KEYS]
+            if any(not isinstance(x, int) for x in figures) or figures != sorted(figures):
+                problems.append(f"{label}: drain delay percentiles {figures} are not rising integers")
+                continue
+            u = d.get("uncertainty_ns")
+            if not isinstance(u, (int, float)) or u < 0:
+                problems.append(f"{label}: drain delay without its uncertainty ({u})")
+            size = (r.get("exit_check") or {}).get("achieved_ring_size") or r.get("ring_size")
+            key = (r.get("mode"), r.get("space"), r.get("ring_size"))
+            medians.setdefault(key, {})[r.get("drain")] = (d["p50"], name)
+            largest_of[key[:2]] = max(largest_of.get(key[:2], 0), r.get("ring_size") or 0)
+            interval = d.get("write_interval_ns")
+            if (r.get("drain") == "exit" and r.get("vcpus") == 1 and not r.get("flush_every")
+                    and r.get("ring_size") == largest and size):
+                if not interval:
+                    problems.append(f"{label}: no write_interval_ns to judge the exit-drain law by")
+                    continue
+                ratio = d["p50"] / (size / 2 * interval)
+                law.append(f"{r.get('mode')} {r.get('space')} K={size:g} {ratio:.2f}")
+                if not 0.5 <= ratio <= 2:
+                    problems.append(f"{label}: median delay {d['p50']} ns is {ratio:.2f} x K/2 x "
+                                    f"{interval:.0f} ns per write, outside a factor of 2")
+    for key, drains in medians.items():
+        if "exit" not in drains:
+            continue
+        exit_median = drains["exit"][0]
+        for drain in ("thread", "poll"):
+            if drain in drains and drains[drain][0] >= exit_median:
+                problems.append(f"{key[0]} {key[1]} K={key[2]}: the {drain} drain's median delay "
+                                f"{drains[drain][0]} ns ({drains[drain][1]}) is not below the exit "
+                                f"drain's {exit_median} ns ({drains['exit'][1]})")
+    parts = []
+    for key, drains in medians.items():
+        if key[2] != largest_of.get(key[:2]):
+            continue  # the matrix shows the largest K of each mode and space
+        shown = ", ".join(f"{drain} {fmt_ns(drains[drain][0])}"
+                          for drain in ("exit", "thread", "poll") if drain in drains)
+        parts.append(f"{key[0]} {key[1]} K={key[2]}: {shown}")
+    if law:
+        parts.append("median / (K/2 x write interval): " + ", ".join(law))
+    if omitted:
+        parts.append(f"{len(omitted)} omitted: {omitted[0].split(' (')[0]}")
+    if not parts:
+        problems.append("no coalesced result to judge")
+    want = k.expect("LAB_EXPECT_DRAIN_DELAY")
+    if want == "measured" and omitted:
+        problems.append(f"{len(omitted)} drain delay figure(s) omitted where they should be measured: {omitted[0]}")
+    if want == "omitted" and medians:
+        problems.append("drain delay figures were given where the guest's TSC cannot be related to the host's")
+    k.cells["drain-delay"] = ("ok: " if not problems else "FAIL: ") + "; ".join(parts)
+    for p in problems:
+        k.fail("drain-delay", p)
+
+
+def fmt_ns(ns):
+    return f"{ns / 1e3:.1f} us" if ns < 1e6 else f"{ns / 1e6:.2f} ms"
+
+
 def judge_selftest(k):
     r = k.result("selftest")
     if r is None:
@@ -328,6 +430,7 @@ def main():
         judge_zones(k, host)
         for name in ("bench-mmio", "bench-pio"):
             judge_bench(k, name)
+        judge_drain_delay(k)
         selftest = judge_selftest(k)
         k.cells["cmmio and selftest agree"] = agreement(checks, selftest)
         judge_extras(k)

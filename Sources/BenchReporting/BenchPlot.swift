@@ -71,5 +71,7 @@ public func renderBenchSVG(_ report: BenchReport) -> String {
     xDomain: series.isEmpty ? 1...largest : nil,
     series: series,
     references: references)
-  return chart.rendered()
+  // The drain delay against ring size, stacked below as a chart of its own.
+  guard let delay = drainDelayChart(report) else { return chart.rendered() }
+  return SVGStack.vertical([chart.rendered(), delay.rendered()])
 }

@@ -37,6 +37,7 @@ func benchCSV(_ report: BenchReport) -> String {
   header += statNames.map { "kernel_stats_" + $0 }
   header += ["verification_entries", "verification_lost", "verification_out_of_order", "verification_eventfd_count"]
   header += ["achieved_ring_size", "model_exits_per_write", "exit_check_passed"]
+  header += drainDelayCSVHeader
   header += ["observed_vcpu_cpus", "observed_drain_cpu", "speedup_vs_plain", "ratio_to_floor", "interrupted"]
 
   func number(_ value: Double) -> String { value.isFinite ? JSONValue.format(value) : "" }
@@ -66,6 +67,7 @@ func benchCSV(_ report: BenchReport) -> String {
       result.effectiveRingSize.map(number) ?? "", check.map { number($0.modelExitsPerWrite) } ?? "",
       check.map { $0.passed ? "true" : "false" } ?? "",
     ]
+    row += drainDelayCSVCells(result)
     row.append(result.observedVCPUCPUs.map(String.init).joined(separator: " "))
     row.append(result.observedDrainCPU.map(String.init) ?? "")
     let comparison = report.comparisons.first { $0.key == result.key }
@@ -84,9 +86,9 @@ func resultsTable(_ report: BenchReport) -> TextTable {
   var table = TextTable(
     headers: [
       "mode", "space", "K", "drain", "vCPUs", "CPUs", "writes/s (median ± sd)", "ns/write", "exits/write", "model",
-      "speedup", "verified",
+      "speedup", "delay p50", "verified",
     ],
-    alignments: [.left, .left, .right, .left, .right, .left, .right, .right, .right, .right, .right, .left])
+    alignments: [.left, .left, .right, .left, .right, .left, .right, .right, .right, .right, .right, .right, .left])
   for result in report.results {
     let key = result.key
     let comparison = report.comparisons.first { $0.key == key }
@@ -102,6 +104,7 @@ func resultsTable(_ report: BenchReport) -> TextTable {
       Human.significant(result.userspaceExitsPerWrite),
       modelCell(result.exitCheck),
       comparison.map { Human.times($0.speedupVsPlain) } ?? "-",
+      drainDelayCell(result),
       key.mode == .ram && result.verification == nil ? "-" : verificationCell(result),
     ])
   }
@@ -189,6 +192,9 @@ func verificationCell(_ result: BenchResult) -> String {
     if let problem = verification.eventfdProblem { parts.append(problem) }
   }
   if let check = result.exitCheck, !check.passed { parts.append("FAILED: exits ≠ model") }
+  if let stamped = result.drainDelay?.verification, !stamped.clean {
+    parts.append("stamped run: \(stamped.lost) lost, \(stamped.outOfOrder) out of order")
+  }
   if !parts.isEmpty { return parts.joined(separator: "; ") }
   if result.verification == nil { return result.exitCheck == nil ? "off" : "exits ok, writes unchecked" }
   return "ok"
@@ -247,7 +253,7 @@ func ringWords(_ report: BenchReport) -> String {
 func benchTable(_ report: BenchReport) -> String {
   var out = runLine(report) + "\n\n"
   out += resultsTable(report).rendered()
-  for note in ringNotes(report) { out += note + "\n" }
+  for note in ringNotes(report) + drainDelayNotes(report) { out += note + "\n" }
   if !report.comparisons.isEmpty {
     out += "\ncomparisons (median writes/s against plain exits; median ns/write against the RAM floor):\n"
     out += comparisonsTable(report).rendered()
@@ -269,7 +275,7 @@ func benchMarkdown(_ report: BenchReport) -> String {
   out += "Host: \(report.host.reportSummary); coalesced \(ringWords(report)).\n\n"
   if report.interrupted { out += "**Interrupted**: the figures cover only the runs that completed.\n\n" }
   out += "## Results\n\n" + resultsTable(report).markdown()
-  let notes = ringNotes(report)
+  let notes = ringNotes(report) + drainDelayNotes(report)
   if !notes.isEmpty {
     out += "\n" + notes.map { "- " + ($0.hasPrefix("* ") ? "\\*" + $0.dropFirst() : $0) + "\n" }.joined()
   }
@@ -316,7 +322,7 @@ func headlineFigures(_ report: BenchReport) -> String {
   guard ioeventfd.isEmpty || report.comparisons.contains(where: { $0.key.mode.usesRing }) else {
     return ioeventfd.joined(separator: " ")
   }
-  return ([ringHeadline(report)] + ioeventfd).joined(separator: " ")
+  return ([ringHeadline(report)] + drainDelaySentences(report) + ioeventfd).joined(separator: " ")
 }
 
 /// Per `ioeventfd` result with a plain baseline: its speed against plain exits, and what it costs.

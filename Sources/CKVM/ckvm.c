@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <errno.h>
 #include <string.h>
 
 int ckvm_current_cpu(void) { return sched_getcpu(); }
@@ -17,6 +18,36 @@ int ckvm_pin_current_thread(int cpu) {
   CPU_ZERO(&set);
   CPU_SET(cpu, &set);
   return pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}
+
+int ckvm_read_guest_tsc(int vcpu_fd, uint64_t *guest, uint64_t *before, uint64_t *after) {
+#if defined(__x86_64__) || defined(__i386__)
+  // struct kvm_msrs ends in a flexible array: one entry, laid out here.
+  struct {
+    struct kvm_msrs header;
+    struct kvm_msr_entry entry;
+  } msrs;
+  memset(&msrs, 0, sizeof msrs);
+  msrs.header.nmsrs = 1;
+  msrs.entry.index = 0x10; // MSR_IA32_TSC
+  *before = ckvm_host_tsc();
+  int read = ioctl(vcpu_fd, KVM_GET_MSRS, &msrs);
+  *after = ckvm_host_tsc();
+  if (read < 0) return -1;
+  if (read != 1) {
+    errno = ENOTSUP;
+    return -1;
+  }
+  *guest = msrs.entry.data;
+  return 0;
+#else
+  (void)vcpu_fd;
+  (void)guest;
+  (void)before;
+  (void)after;
+  errno = ENOTSUP;
+  return -1;
+#endif
 }
 
 static volatile sig_atomic_t interrupt_signal = 0;

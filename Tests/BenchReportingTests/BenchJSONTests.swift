@@ -47,7 +47,8 @@ struct BenchJSONTests {
         result,
         Self.keyKeys + [
           "writes", "runs", "writes_per_sec", "ns_per_write", "userspace_exits_per_write", "exits_per_sec",
-          "kvm_run_ns", "kernel_stats", "verification",
+          "kvm_run_ns", "kernel_stats", "verification", "drain_delay_ns", "drain_delay_reason",
+          "drain_delay_verification",
         ], "result")
       try expectKeys(result["writes_per_sec"], Self.summaryKeys, "writes_per_sec")
       try expectKeys(result["ns_per_write"], Self.summaryKeys, "ns_per_write")

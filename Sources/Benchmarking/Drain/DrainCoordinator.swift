@@ -27,15 +27,20 @@ final class DrainCoordinator: @unchecked Sendable {
   private let exactFill: Bool
   /// Tests only (`BenchEngine.ringSizeSkew`): the cursor grants K + skew, the checks hold it to K.
   private let ringSizeSkew: Int32
+  /// The stamped run's: times each ring entry as it is read (nil in timed runs).
+  private let delays: DelayRecorder?
 
   /// `ring` nil (no zone) checks exits only; `ringSize` is K (nil: the usable capacity);
   /// `arithmetic` is the kernel's has-room test the cursor models.
   init(
     ring: CoalescedRing?, ringSize: UInt32?, arithmetic: HasRoomArithmetic, exactFill: Bool,
     ringSizeSkew: Int32 = 0, base: UInt64, stride: UInt64, vcpus: Int, space: IOSpace, firstValue: UInt64,
-    expectsWrites: Bool, enabled: Bool
+    expectsWrites: Bool, enabled: Bool, stamped: Bool = false
   ) {
-    storage = .allocate(capacity: max(vcpus, 1))
+    // Two words per vCPU: the stamped verifier keeps each vCPU's last stamp too.
+    storage = .allocate(capacity: 2 * max(vcpus, 1))
+    let delays = stamped && ring != nil ? DelayRecorder() : nil
+    self.delays = delays
     self.ring = ring
     self.ringSize = ringSize
     self.arithmetic = arithmetic
@@ -43,15 +48,16 @@ final class DrainCoordinator: @unchecked Sendable {
     self.ringSizeSkew = ringSizeSkew
     let verifier = WriteVerifier(
       base: base, stride: stride, vcpus: vcpus, space: space, length: 4, firstValue: firstValue,
-      expectsWrites: expectsWrites, enabled: enabled, storage: storage)
+      expectsWrites: expectsWrites, enabled: enabled, stamped: stamped, steps: delays, storage: storage)
     book = PthreadLocked(Book(cursor: nil, verifier: verifier))
   }
 
   deinit { storage.deallocate() }
 
   /// Before a run (no vCPU running): a cursor at the ring's `last` that leaves K free
-  /// slots, and fresh expectations.
-  func prepareRun() throws(RingCorruption) {
+  /// slots, and fresh expectations. `clockOffset`: the stamped run's guest − host TSC offset.
+  func prepareRun(clockOffset: Int64 = 0) throws(RingCorruption) {
+    delays?.restart(offset: clockOffset)
     let arithmetic = self.arithmetic
     let skew = ringSizeSkew
     let cursor = try ring.map { ring throws(RingCorruption) in
@@ -72,7 +78,10 @@ final class DrainCoordinator: @unchecked Sendable {
   @inline(__always)
   func drain() -> Int {
     let skew = ringSizeSkew
-    return book.withLock { book in Self.drainLocked(&book, at: .drainer, exactFill: false, skew: skew) }
+    let delays = self.delays
+    return book.withLock { book in
+      Self.drainLocked(&book, at: .drainer, exactFill: false, skew: skew, delays: delays)
+    }
   }
 
   /// At an exit to userspace: drains, then checks the write that exited, if it was one.
@@ -80,8 +89,10 @@ final class DrainCoordinator: @unchecked Sendable {
   func drainAtExit(address: UInt64, length: UInt32, space: IOSpace, data: UInt64, isWrite: Bool) {
     let exactFill = self.exactFill
     let skew = ringSizeSkew
+    let delays = self.delays
     book.withLock { book in
-      _ = Self.drainLocked(&book, at: isWrite ? .writeExit : .otherExit, exactFill: exactFill, skew: skew)
+      _ = Self.drainLocked(
+        &book, at: isWrite ? .writeExit : .otherExit, exactFill: exactFill, skew: skew, delays: delays)
       if isWrite { book.verifier.observe(address: address, length: length, space: space, data: data) }
     }
   }
@@ -90,13 +101,16 @@ final class DrainCoordinator: @unchecked Sendable {
   @inline(__always)
   func drainAtExit(halted: Bool = false) {
     let skew = ringSizeSkew
+    let delays = self.delays
     book.withLock { book in
-      _ = Self.drainLocked(&book, at: halted ? .halt : .otherExit, exactFill: false, skew: skew)
+      _ = Self.drainLocked(&book, at: halted ? .halt : .otherExit, exactFill: false, skew: skew, delays: delays)
     }
   }
 
   @inline(__always)
-  private static func drainLocked(_ book: inout Book, at moment: DrainMoment, exactFill: Bool, skew: Int32) -> Int {
+  private static func drainLocked(
+    _ book: inout Book, at moment: DrainMoment, exactFill: Bool, skew: Int32, delays: DelayRecorder?
+  ) -> Int {
     guard var cursor = book.cursor, book.corruption == nil else { return 0 }
     // Work on copies (a cursor and a pointer-backed verifier are a few words each) so the
     // closure does not capture `book` while `book.cursor` is being mutated.
@@ -109,7 +123,11 @@ final class DrainCoordinator: @unchecked Sendable {
       // What the model says the kernel may take (the grant itself, unless a test skews it).
       let promised = skew == 0 ? cursor.granted : UInt32(max(Int64(cursor.granted) - Int64(skew), 0))
       let position = cursor.position
-      let count = try cursor.drain { entry in verifier.observe(entry) }
+      let count = try cursor.drain { entry in
+        // The stamped run: the moment this entry is read, against the guest's stamp in it.
+        delays?.record(stamp: entry.data)
+        verifier.observe(entry)
+      }
       book.ringEntries &+= count
       book.grants.record(
         read: count, promised: promised, from: position, at: moment, exactFill: exactFill)
@@ -123,6 +141,12 @@ final class DrainCoordinator: @unchecked Sendable {
   /// A mismatch found outside the ring and exits (the `ram` floor's final store).
   func recordMismatch() {
     book.withLock { $0.verifier.recordMismatch() }
+  }
+
+  /// The stamped run's waits (cycles), and the entries read before their stamp: after every guest halted.
+  func delaySnapshot() -> (cycles: RunLatency, steps: RunLatency, early: Int, earliest: UInt64)? {
+    guard let delays else { return nil }
+    return book.withLock { _ in (delays.cycles, delays.steps, delays.early, delays.earliest) }
   }
 
   /// After every guest halted: the run's verification, ring entries and grants, or the corruption seen.

@@ -27,7 +27,13 @@ struct WriteVerifier {
   let expectsWrites: Bool
   /// False with `--no-verify`: writes are counted, not checked.
   let enabled: Bool
-  /// Per vCPU: the value its next write must carry (0: all seen).
+  /// Each write carries the guest's TSC (low 32 bits), not its place: the count, address,
+  /// length and kind are checked as ever, the order by each vCPU's stamps rising (modulo 2^32).
+  let stamped: Bool
+  /// Where a stamped run's steps between consecutive stamps of a vCPU go (the drain delay's).
+  let steps: DelayRecorder?
+  /// Per vCPU: the value its next write must carry (0: all seen); stamped, the writes still to
+  /// come, followed by (at `vcpus + i`) the last stamp seen.
   private let next: UnsafeMutablePointer<UInt64>
 
   private(set) var entries = 0
@@ -36,8 +42,10 @@ struct WriteVerifier {
 
   init(
     base: UInt64, stride: UInt64, vcpus: Int, space: IOSpace, length: UInt32, firstValue: UInt64,
-    expectsWrites: Bool, enabled: Bool, storage: UnsafeMutablePointer<UInt64>
+    expectsWrites: Bool, enabled: Bool, stamped: Bool = false, steps: DelayRecorder? = nil,
+    storage: UnsafeMutablePointer<UInt64>
   ) {
+    self.steps = steps
     self.base = base
     self.stride = stride
     self.vcpus = vcpus
@@ -46,6 +54,7 @@ struct WriteVerifier {
     self.firstValue = firstValue
     self.expectsWrites = expectsWrites
     self.enabled = enabled
+    self.stamped = stamped
     self.next = storage
     restart()
   }
@@ -70,6 +79,10 @@ struct WriteVerifier {
       return
     }
     let slot = Int(index)
+    if stamped {
+      observeStamp(data, slot: slot)
+      return
+    }
     let expected = next[slot]
     if data == expected && expected != 0 {
       next[slot] = expected &- 1
@@ -79,6 +92,27 @@ struct WriteVerifier {
     if data < expected && data != 0 {
       lost &+= Int(expected &- data)
       next[slot] = data &- 1
+    }
+  }
+
+  /// A stamped write of vCPU `slot`: one of the writes still due, its stamp later than the
+  /// vCPU's previous one (by less than 2^31 cycles, modulo 2^32: no stamp repeats or goes back).
+  @inline(__always)
+  private mutating func observeStamp(_ data: UInt64, slot: Int) {
+    let remaining = next[slot]
+    guard remaining > 0 else {
+      outOfOrder &+= 1
+      return
+    }
+    let previous = next[vcpus + slot]
+    next[slot] = remaining &- 1
+    next[vcpus + slot] = data
+    guard remaining != firstValue else { return }
+    let step = UInt32(truncatingIfNeeded: data) &- UInt32(truncatingIfNeeded: previous)
+    if step == 0 || step >= 1 << 31 {
+      outOfOrder &+= 1
+    } else {
+      steps?.recordStep(step)
     }
   }
 

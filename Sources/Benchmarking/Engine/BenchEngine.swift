@@ -55,6 +55,9 @@ public final class BenchEngine {
   /// the checks and the report still say K. A deliberately wrong model on the real kernel (the
   /// very defect of reporting a ring size not achieved), to show the exit check fails.
   var ringSizeSkew: Int32 = 0
+  /// Tests only: what the host CPU says of its TSC (`constant_tsc`, `nonstop_tsc`) in place of
+  /// /proc/cpuinfo, to show the drain delay is omitted, with the reason, where they are missing.
+  var clockFlagsOverride: (constant: Bool, nonstop: Bool)?
   /// Test-only, from the environment: `CMMIO_TEST_HAS_ROOM=6.12+` (or `pre-6.12`) makes the
   /// cursors model that arithmetic whatever the probe measured, so that on a real pre-6.12
   /// kernel the old textbook `first` can be run and shown to fail the exit check.
@@ -108,10 +111,50 @@ public final class BenchEngine {
         }
         if outcome.interruptedBy != nil || outcome.failure != nil { break }
       }
-      if kept.runs > 0 { outcome.results.append(setup.result(from: kept)) }
+      if kept.runs > 0 {
+        var result = setup.result(from: kept)
+        if benchCase.key.mode.usesRing {
+          result.drainDelay = drainDelay(of: benchCase, outcome: &outcome)
+        }
+        outcome.results.append(result)
+      }
       if outcome.interruptedBy != nil || outcome.failure != nil { break }
     }
     return outcome
+  }
+}
+
+extension BenchEngine {
+  /// The drain delay of a ring case, from a stamped run in a VM of its own (the timed runs'
+  /// loop and figures stay untouched). An interruption or a failure of that run is recorded
+  /// in `outcome`; the delay then says it was not measured.
+  func drainDelay(of benchCase: BenchCase, outcome: inout BenchOutcome) -> DrainDelay {
+    guard outcome.interruptedBy == nil && outcome.failure == nil else {
+      return .omitted("not measured: the timed runs were interrupted")
+    }
+    let config = plan.configuration
+    let stamped: CaseSetup
+    do {
+      stamped = try CaseSetup(
+        benchCase, configuration: config, device: device, skew: expectationSkew,
+        arithmetic: arithmeticOverride ?? plan.ringArithmetic ?? .fixed, stamped: true)
+    } catch {
+      outcome.failure = error
+      return .omitted("not measured: setting up the stamped run failed")
+    }
+    switch stamped.measureDrainDelay(
+      timeout: config.timeout, warmup: config.warmup > 0, what: "the stamped run of \(benchCase.label)",
+      flags: clockFlagsOverride ?? GuestClock.hostTSCFlags())
+    {
+    case .success(let delay):
+      return delay
+    case .failure(.interrupted(let signal)):
+      outcome.interruptedBy = signal
+      return .omitted("not measured: interrupted during the stamped run")
+    case .failure(.failed(let failure)):
+      outcome.failure = failure
+      return .omitted("not measured: the stamped run failed")
+    }
   }
 }
 
@@ -163,11 +206,14 @@ final class CaseSetup {
   let arithmetic: HasRoomArithmetic
   /// One vCPU draining at its own exits with no doorbell: exits per write are exactly 1/(K + 1).
   let exactPromise: Bool
+  /// The drain delay's run: the guest stamps each write with its TSC, the drain times each entry.
+  let stamped: Bool
 
   init(
     _ benchCase: BenchCase, configuration: BenchConfiguration, device: KVMDevice, skew: Int64,
-    arithmetic: HasRoomArithmetic, ringSizeSkew: Int32 = 0
+    arithmetic: HasRoomArithmetic, ringSizeSkew: Int32 = 0, stamped: Bool = false
   ) throws(BenchFailure) {
+    self.stamped = stamped
     self.benchCase = benchCase
     self.configuration = configuration
     self.arithmetic = arithmetic
@@ -176,7 +222,7 @@ final class CaseSetup {
     let key = benchCase.key
     placement = GuestPlacement(
       mode: key.mode, space: key.space, vcpus: key.vcpus, writes: configuration.writes,
-      flushEvery: configuration.flushEvery)
+      flushEvery: configuration.flushEvery, stamped: stamped)
     do {
       machine = try GuestMachine(device: device)
       if let node = configuration.numaNode {
@@ -213,7 +259,7 @@ final class CaseSetup {
       ring: ring, ringSize: key.ringSize, arithmetic: arithmetic,
       exactFill: exactFill, ringSizeSkew: ringSizeSkew, base: placement.base,
       stride: GuestPlacement.registerStride, vcpus: key.vcpus, space: key.space, firstValue: firstValue,
-      expectsWrites: key.mode != .ram && key.mode != .ioeventfd, enabled: configuration.verify)
+      expectsWrites: key.mode != .ram && key.mode != .ioeventfd, enabled: configuration.verify, stamped: stamped)
     let files = vcpus.compactMap { try? $0.statistics() }
     stats = files.count == vcpus.count ? files : []
     let descriptors = stats.first?.descriptors ?? []
@@ -241,9 +287,72 @@ final class CaseSetup {
     return buffer
   }
 
+  /// The stamped run (`stamped`): relate the vCPUs' TSC to the host's, run once (after a
+  /// discarded run if `warmup`), relate again, and turn each entry's wait into nanoseconds.
+  /// The run's writes are verified whether or not the clocks could be related.
+  /// The figures are omitted, with the reason, where the clocks cannot be related, the
+  /// offset moved during the run, or an entry was read before its stamp by more than the
+  /// relation's uncertainty.
+  func measureDrainDelay(
+    timeout: Double?, warmup: Bool, what: String, flags: (constant: Bool, nonstop: Bool)?
+  ) -> Result<DrainDelay, RunStop> {
+    if warmup {
+      if case .failure(let stop) = runOnce(timeout: timeout, what: what) { return .failure(stop) }
+    }
+    // The run is made, and its writes verified, even where the clocks cannot be related.
+    let related = GuestClock.relate(vcpus, flags: flags)
+    let run: RunMeasurement
+    switch runOnce(timeout: timeout, what: what, clockOffset: (try? related.get())?.offset ?? 0) {
+    case .failure(let stop): return .failure(stop)
+    case .success(let measured): run = measured
+    }
+    let verification = configuration.verify ? run.verification : nil
+    let before: TSCRelation
+    switch related {
+    case .failure(let refusal): return .success(.omitted(refusal.reason, verification: verification))
+    case .success(let relation): before = relation
+    }
+    guard let waits = drain.delaySnapshot() else {
+      return .success(.omitted("no ring was read", verification: verification))
+    }
+    let after: TSCRelation
+    switch GuestClock.relate(vcpus, flags: flags) {
+    case .failure(let refusal): return .success(.omitted(refusal.reason, verification: verification))
+    case .success(let relation): after = relation
+    }
+    guard before.intersected(with: after) != nil else {
+      return .success(
+        .omitted(
+          "the guest TSC's offset from the host's moved during the stamped run (bounds [\(before.low), \(before.high)] "
+            + "cycles before, [\(after.low), \(after.high)] after): the clocks do not keep one relation",
+          verification: verification))
+    }
+    if waits.early > 0 && waits.earliest > UInt64(before.uncertaintyCycles) {
+      let ns = Int(before.nanoseconds(cycles: Double(waits.earliest)).rounded())
+      return .success(
+        .omitted(
+          "\(waits.early) ring entries were read before their own TSC stamp, by up to \(ns) ns, more than the "
+            + "relation's uncertainty of \(Int(before.uncertaintyNs.rounded())) ns: the clocks are not related as measured",
+          verification: verification))
+    }
+    guard waits.cycles.count > 0 else {
+      return .success(.omitted("no write waited in the ring (every write exited)", verification: verification))
+    }
+    let cycles = waits.cycles.summary
+    func ns(_ value: UInt64) -> UInt64 { UInt64(before.nanoseconds(cycles: Double(value)).rounded()) }
+    return .success(
+      DrainDelay(
+        figures: LatencySummary(
+          p50: ns(cycles.p50), p90: ns(cycles.p90), p99: ns(cycles.p99), p999: ns(cycles.p999), max: ns(cycles.max)),
+        reason: nil, uncertaintyNs: before.uncertaintyNs,
+        entries: Int(waits.cycles.count), early: waits.early, tscKHz: before.khz, measuredKHz: before.measuredKHz,
+        verification: verification, stampedNsPerWrite: Double(run.wallNs) / Double(max(writesPerRun, 1)),
+        writeIntervalNs: waits.steps.count > 0 ? before.nanoseconds(cycles: Double(waits.steps.summary.p50)) : nil))
+  }
+
   /// One run: reset, start every thread together, wait (kicking them on SIGINT, SIGTERM or
   /// the timeout), then collect.
-  func runOnce(timeout: Double?, what: String) -> Result<RunMeasurement, RunStop> {
+  func runOnce(timeout: Double?, what: String, clockOffset: Int64 = 0) -> Result<RunMeasurement, RunStop> {
     do {
       for (index, vcpu) in vcpus.enumerated() {
         vcpu.setImmediateExit(false)
@@ -255,7 +364,7 @@ final class CaseSetup {
     if benchCase.key.mode == .ram {
       for index in 0..<vcpus.count { machine.memory.write([0, 0, 0, 0], at: placement.register(ofVCPU: index)) }
     }
-    do { try drain.prepareRun() } catch { return .failure(.failed(.corruption(error))) }
+    do { try drain.prepareRun(clockOffset: clockOffset) } catch { return .failure(.failed(.corruption(error))) }
     // Start the count from zero (read(2) resets an eventfd's counter).
     do { _ = try eventCounter?.take() } catch { return .failure(.failed(.system(error))) }
     let before: [StatsSnapshot]

@@ -20,13 +20,16 @@ public struct GuestPlacement: Sendable, Equatable {
   public let vcpus: Int
   public let writes: UInt32
   public let flushEvery: UInt32
+  /// Every write carries the guest's TSC (the drain delay's stamped run; `GuestWorkload.stamped`).
+  public let stamped: Bool
 
-  public init(mode: BenchMode, space: IOSpace, vcpus: Int, writes: UInt32, flushEvery: UInt32) {
+  public init(mode: BenchMode, space: IOSpace, vcpus: Int, writes: UInt32, flushEvery: UInt32, stamped: Bool = false) {
     self.mode = mode
     self.space = space
     self.vcpus = vcpus
     self.writes = writes
     self.flushEvery = flushEvery
+    self.stamped = stamped
   }
 
   /// The most vCPUs the layout has room for: programs in the code area, MMIO registers
@@ -59,7 +62,7 @@ public struct GuestPlacement: Sendable, Equatable {
     case .plain, .coalesced, .coalescedV2, .ioeventfd:
       target = .device(space, register(ofVCPU: index))
     }
-    return GuestWorkload(target: target, writes: writes, flushEvery: flushEvery)
+    return GuestWorkload(target: target, writes: writes, flushEvery: flushEvery, stamped: stamped)
   }
 
   /// Where vCPU `index`'s program is loaded and starts.

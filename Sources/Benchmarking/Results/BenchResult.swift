@@ -183,12 +183,16 @@ public struct BenchResult: Sendable, Equatable {
   public var observedVCPUCPUs: [Int]
   /// CPU the drainer was seen on, if there was one.
   public var observedDrainCPU: Int?
+  /// Ring modes: how long writes waited in the ring (a separate stamped run); nil for the others.
+  public var drainDelay: DrainDelay?
 
   public init(
     key: CaseKey, writes: Int, runs: Int, writesPerSec: Summary, nsPerWrite: Summary, userspaceExitsPerWrite: Double,
     exitsPerSec: Double, kvmRunNs: LatencySummary, kernelStats: [(name: String, value: Double)],
-    verification: Verification?, exitCheck: ExitCheck? = nil, observedVCPUCPUs: [Int], observedDrainCPU: Int?
+    verification: Verification?, exitCheck: ExitCheck? = nil, observedVCPUCPUs: [Int], observedDrainCPU: Int?,
+    drainDelay: DrainDelay? = nil
   ) {
+    self.drainDelay = drainDelay
     self.exitCheck = exitCheck
     self.key = key
     self.writes = writes
@@ -209,7 +213,7 @@ public struct BenchResult: Sendable, Equatable {
       && lhs.nsPerWrite == rhs.nsPerWrite && lhs.userspaceExitsPerWrite == rhs.userspaceExitsPerWrite
       && lhs.kvmRunNs == rhs.kvmRunNs && lhs.verification == rhs.verification && lhs.exitCheck == rhs.exitCheck
       && lhs.kernelStats.map(\.name) == rhs.kernelStats.map(\.name)
-      && lhs.kernelStats.map(\.value) == rhs.kernelStats.map(\.value)
+      && lhs.kernelStats.map(\.value) == rhs.kernelStats.map(\.value) && lhs.drainDelay == rhs.drainDelay
   }
 
   /// The ring size the exits were measured at: K, or the mean granted where the kernel's
@@ -221,7 +225,9 @@ public struct BenchResult: Sendable, Equatable {
   }
 
   /// Whether every write was accounted for and the exits matched the ring model.
-  public var passed: Bool { (verification?.clean ?? true) && (exitCheck?.passed ?? true) }
+  public var passed: Bool {
+    (verification?.clean ?? true) && (exitCheck?.passed ?? true) && (drainDelay?.verification?.clean ?? true)
+  }
 
   /// A kernel counter's mean delta per run, if the kernel exposes it.
   public func kernelStat(_ name: String) -> Double? {

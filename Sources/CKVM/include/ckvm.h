@@ -55,6 +55,7 @@ static const unsigned long CKVM_REGISTER_COALESCED_MMIO = KVM_REGISTER_COALESCED
 static const unsigned long CKVM_UNREGISTER_COALESCED_MMIO = KVM_UNREGISTER_COALESCED_MMIO;
 static const unsigned long CKVM_GET_STATS_FD = KVM_GET_STATS_FD;
 static const unsigned long CKVM_IOEVENTFD = KVM_IOEVENTFD;
+static const unsigned long CKVM_GET_TSC_KHZ = KVM_GET_TSC_KHZ;
 
 // struct kvm_ioeventfd's flags, built from an enum by shifts Swift cannot import.
 static const unsigned int CKVM_IOEVENTFD_FLAG_DATAMATCH = KVM_IOEVENTFD_FLAG_DATAMATCH;
@@ -75,6 +76,22 @@ static inline int ckvm_ioctl_ptr(int fd, unsigned long request, void *arg) {
 static inline int ckvm_ioctl_int(int fd, unsigned long request, unsigned long arg) {
   return ioctl(fd, request, arg);
 }
+
+// MARK: - Clocks: the host's TSC and the vCPU's (drain delay, GuestClock.swift).
+
+/// The host CPU's time-stamp counter (rdtsc), or 0 on a CPU without one.
+static inline uint64_t ckvm_host_tsc(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  return __builtin_ia32_rdtsc();
+#else
+  return 0;
+#endif
+}
+
+/// Reads the vCPU's MSR_IA32_TSC (0x10) with KVM_GET_MSRS, between two host rdtsc
+/// readings stored in *before and *after. Returns 0, or -1 with errno set (ENOTSUP
+/// where KVM_GET_MSRS returned no entry, or off x86).
+int ckvm_read_guest_tsc(int vcpu_fd, uint64_t *guest, uint64_t *before, uint64_t *after);
 
 // MARK: - GNU-only calls, compiled with _GNU_SOURCE in ckvm.c.
 

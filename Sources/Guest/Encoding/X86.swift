@@ -112,6 +112,9 @@ public enum X86 {
     Instruction([0x75, UInt8(bitPattern: displacement)], "jnz \(hex(UInt32(truncatingIfNeeded: target)))")
   }
 
+  /// `rdtsc`: 0F 31, the time-stamp counter into edx:eax (CR4.TSD is clear: allowed in real mode).
+  public static let rdtsc = Instruction([0x0F, 0x31], "rdtsc")
+
   /// `hlt`: F4.
   public static let hlt = Instruction([0xF4], "hlt")
 

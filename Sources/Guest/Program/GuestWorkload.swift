@@ -31,12 +31,16 @@ public struct GuestWorkload: Sendable, Equatable {
   public var target: Target
   public var writes: UInt32
   public var flushEvery: UInt32
+  /// Each write carries the low 32 bits of the guest's TSC (`rdtsc`) instead of the loop
+  /// counter, which moves to ebp (the drain delay's stamped run; see `program(at:)`).
+  public var stamped: Bool
 
-  public init(target: Target, writes: UInt32, flushEvery: UInt32 = 0) {
+  public init(target: Target, writes: UInt32, flushEvery: UInt32 = 0, stamped: Bool = false) {
     precondition(writes >= 1, "a workload makes at least one write")
     self.target = target
     self.writes = writes
     self.flushEvery = flushEvery
+    self.stamped = stamped
   }
 
   /// Every write is 4 bytes (`mov dword [ebx], eax` or `out dx, eax`).
@@ -64,12 +68,25 @@ public struct GuestWorkload: Sendable, Equatable {
   public var doorbellReads: UInt32 { flushEvery == 0 ? 0 : writes / flushEvery }
 
   /// The program, loaded at `origin` (each vCPU of a multi-vCPU run has its own).
+  ///
+  /// Stamped, the loop counts down ebp and each write is preceded by `rdtsc` (0F 31), which
+  /// overwrites eax and edx, so PIO reloads dx before its `out`:
+  ///
+  ///     66 BD n32      mov ebp, N
+  ///     66 BB t32      mov ebx, target        (MMIO)
+  ///   L:0F 31          rdtsc
+  ///     67 66 89 03    mov dword [ebx], eax   (PIO: BA p16 mov dx, port; 66 EF out dx, eax)
+  ///     66 4D          dec ebp
+  ///     75 F5          jnz L
+  ///     F4             hlt
   public func program(at origin: UInt64 = GuestLayout.codeAddress) -> GuestProgram {
     var program = GuestProgram(origin: origin)
-    program.append(X86.mov(.eax, writes))
+    let counter: X86.Register = stamped ? .ebp : .eax
+    program.append(X86.mov(counter, writes))
     switch space {
     case .mmio: program.append(X86.mov(.ebx, UInt32(truncatingIfNeeded: address)))
-    case .pio: program.append(X86.movDX(UInt16(truncatingIfNeeded: address)))
+    case .pio:
+      if !stamped { program.append(X86.movDX(UInt16(truncatingIfNeeded: address))) }
     }
     let store = space == .mmio ? X86.store(width: Self.writeLength) : X86.out(width: Self.writeLength)
     if flushEvery > 0 {
@@ -77,6 +94,10 @@ public struct GuestWorkload: Sendable, Equatable {
       program.append(X86.mov(.edi, flushEvery))
     }
     let loop = program.nextAddress
+    if stamped {
+      program.append(X86.rdtsc)
+      if space == .pio { program.append(X86.movDX(UInt16(truncatingIfNeeded: address))) }
+    }
     program.append(store)
     if flushEvery > 0 {
       // dec edi; jnz skip; mov ecx, [esi] (the doorbell read exits); mov edi, F; skip:
@@ -88,7 +109,7 @@ public struct GuestWorkload: Sendable, Equatable {
       program.append(read)
       program.append(reload)
     }
-    program.append(X86.dec(.eax))
+    program.append(X86.dec(counter))
     let displacement = Int(loop) - Int(program.nextAddress + 2)
     program.append(X86.jnz(Int8(displacement), target: loop))
     program.halt()

@@ -1,0 +1,112 @@
+import CMMIOTestSupport
+import Guest
+import KVM
+import Testing
+
+@testable import Benchmarking
+
+/// Whether this host promises a TSC the drain delay can be measured with.
+private let clockUsable = GuestClock.hostTSCFlags().map { $0.constant && $0.nonstop } ?? false
+
+@Suite(
+  "Drain delay on the real /dev/kvm", .serialized, .enabled(if: KVMAvailability.usable, KVMAvailability.reason))
+struct DrainDelayKernelTests {
+  /// The law: with `--drain exit` at ring size K the ring is read when its (K+1)-th write
+  /// exits, so entry i of a fill waits for the K − i writes after it and the exit: a median
+  /// near K/2 writes, plus the exit's round trip p: (K/2)·c + p against (K/2)·c, so it holds
+  /// where K/2 writes outweigh the round trip (K ≥ 8 here: c ≈ 6 µs, p ≈ 8 µs; at K = 1 the
+  /// round trip is most of the wait). The time per write c is the stamped loop's own median
+  /// interval between writes (from the stamps), which the threads' preemptions do not inflate.
+  @Test("exit drain: the median delay is K/2 × the time per write within a factor of 2, at K = 8, 32 and max")
+  func exitDrainLaw() throws {
+    let outcome = try measure { config in
+      config.modes = [.coalesced]
+      config.writes = 10_000
+      config.warmup = 1
+      config.ringSizes = [8, 32, 169]
+    }
+    #expect(outcome.failure == nil)
+    #expect(outcome.results.count == 3)
+    for result in outcome.results {
+      let delay = try #require(result.drainDelay)
+      guard clockUsable else {
+        #expect(delay.figures == nil && delay.reason != nil)
+        continue
+      }
+      let figures = try #require(delay.figures, "omitted: \(delay.reason ?? "")")
+      let perWrite = try #require(delay.writeIntervalNs)
+      let size = Double(try #require(result.key.ringSize))
+      let law = size / 2 * perWrite
+      let ratio = Double(figures.p50) / law
+      #expect(ratio >= 0.5 && ratio <= 2, "K=\(size): median \(figures.p50) ns, K/2 × \(perWrite) ns = \(law) ns")
+      #expect(figures.p50 <= figures.p90 && figures.p90 <= figures.p99 && figures.p99 <= figures.max)
+      #expect(try #require(delay.uncertaintyNs) < Double(figures.p50))
+      // Every coalesced write timed (one in K + 1 exits), and the stamped run verified.
+      #expect(delay.entries == result.writes - result.writes / (Int(size) + 1))
+      #expect(delay.verification == Verification(entries: result.writes, lost: 0, outOfOrder: 0))
+      #expect(result.passed)
+    }
+  }
+
+  /// The drainer is given a CPU of its own (vCPU on CPU 0, drainer on CPU 1): sharing one,
+  /// it runs only when the vCPU thread is descheduled, and entries wait as long as with exits.
+  @Test("a drain thread's median delay is below the exit drain's at the full ring", arguments: [IOSpace.mmio, .pio])
+  func threadBelowExit(space: IOSpace) throws {
+    guard clockUsable, Host.onlineCPUs().cpus.contains(1) else { return }
+    var medians: [DrainStrategy: UInt64] = [:]
+    for drain in [DrainStrategy.exit, .thread] {
+      let outcome = try measure { config in
+        config.modes = [.coalesced]
+        config.space = space
+        config.drain = drain
+        config.vcpuCPUs = CPUList([0])
+        if drain == .thread { config.drainCPUs = CPUList([1]) }
+        config.writes = 10_000
+        config.warmup = 1
+        config.ringSizes = [169]
+      }
+      let result = try #require(outcome.results.first)
+      let figures = try #require(result.drainDelay?.figures, "\(drain): \(result.drainDelay?.reason ?? "")")
+      #expect(result.passed)
+      medians[drain] = figures.p50
+    }
+    let exit = try #require(medians[.exit])
+    let thread = try #require(medians[.thread])
+    #expect(thread < exit, "thread drain median \(thread) ns, exit drain \(exit) ns")
+  }
+
+  @Test("the stamped run is verified: a wrong write count fails the result")
+  func stampedVerificationCanFail() throws {
+    let outcome = try measure(skew: 1) { config in
+      config.modes = [.coalesced]
+      config.ringSizes = [8]
+    }
+    let result = try #require(outcome.results.first)
+    let stamped = try #require(result.drainDelay?.verification)
+    #expect(stamped.lost == 1)
+    #expect(!result.passed)
+  }
+
+  /// A test double of /proc/cpuinfo's flags only: the host here has both, so their absence
+  /// is given to the engine to show the figure is omitted and the reason named.
+  @Test("without constant_tsc the delay is omitted with the reason, and the writes still verified")
+  func omittedWithoutConstantTSC() throws {
+    let device = try KVMDevice()
+    var config = BenchConfiguration()
+    config.modes = [.coalesced]
+    config.writes = 1_000
+    config.runs = 1
+    config.warmup = 0
+    let plan = try BenchPlan.make(
+      config, device: device, host: Host.current(), ring: try RingCapacityProbe.measure(device))
+    let engine = BenchEngine(plan: plan, device: device)
+    engine.clockFlagsOverride = (constant: false, nonstop: true)
+    let result = try #require(engine.run().results.first)
+    let delay = try #require(result.drainDelay)
+    #expect(delay.figures == nil)
+    #expect(delay.reason?.contains("constant_tsc") == true)
+    // The stamped run was still made, and its writes verified.
+    #expect(delay.verification == Verification(entries: 1_000, lost: 0, outOfOrder: 0))
+    #expect(result.passed)
+  }
+}
