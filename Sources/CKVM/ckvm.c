@@ -22,23 +22,23 @@ int ckvm_pin_current_thread(int cpu) {
 
 int ckvm_read_guest_tsc(int vcpu_fd, uint64_t *guest, uint64_t *before, uint64_t *after) {
 #if defined(__x86_64__) || defined(__i386__)
-  // struct kvm_msrs ends in a flexible array: one entry, laid out here.
-  struct {
-    struct kvm_msrs header;
-    struct kvm_msr_entry entry;
-  } msrs;
-  memset(&msrs, 0, sizeof msrs);
-  msrs.header.nmsrs = 1;
-  msrs.entry.index = 0x10; // MSR_IA32_TSC
+  // struct kvm_msrs ends in a flexible array: the union gives it room for one entry.
+  union {
+    struct kvm_msrs msrs;
+    unsigned char room[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)];
+  } request;
+  memset(&request, 0, sizeof request);
+  request.msrs.nmsrs = 1;
+  request.msrs.entries[0].index = 0x10; // MSR_IA32_TSC
   *before = ckvm_host_tsc();
-  int read = ioctl(vcpu_fd, KVM_GET_MSRS, &msrs);
+  int read = ioctl(vcpu_fd, KVM_GET_MSRS, &request);
   *after = ckvm_host_tsc();
   if (read < 0) return -1;
   if (read != 1) {
     errno = ENOTSUP;
     return -1;
   }
-  *guest = msrs.entry.data;
+  *guest = request.msrs.entries[0].data;
   return 0;
 #else
   (void)vcpu_fd;
