@@ -12,6 +12,9 @@ import KVM
 /// The `cmmio` command: exercises and benchmarks KVM coalesced MMIO and PIO.
 @main
 struct CMMIO: ParsableCommand {
+  /// The release, as `--version` prints it and every report's `provenance.cmmio_version`.
+  static let version = "0.1.0"
+
   static let configuration = CommandConfiguration(
     commandName: "cmmio",
     abstract: "Exercise and benchmark KVM coalesced MMIO/PIO on the running kernel.",
@@ -19,7 +22,7 @@ struct CMMIO: ParsableCommand {
       Exit status: 0 success; 1 operation or check failed; 2 KVM not usable; \
       3 a required kernel feature is missing; 64 usage error; 130 interrupted.
       """,
-    version: "0.1.0",
+    version: CMMIO.version,
     subcommands: [
       CheckCapCommand.self, RegisterCommand.self, UnregisterCommand.self, CreateBufferCommand.self, VerifyCommand.self,
       BenchCommand.self, CompareCommand.self,

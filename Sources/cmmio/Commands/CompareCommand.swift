@@ -67,9 +67,10 @@ struct CompareCommand: ParsableCommand {
     let outputs = try report.outputs()
     let first = try Self.document(baseline)
     let second = try Self.document(candidate)
-    let comparison: BenchComparison
+    var comparison: BenchComparison
     do {
       comparison = try BenchComparison(baseline: first, path: baseline, candidate: second, path: candidate)
+      comparison.provenance = Provenance.now()
     } catch {
       throw CLIFailure(error.isUsage ? .usage : .failure, error.message)
     }

@@ -1,3 +1,4 @@
+import BenchReporting
 import KVM
 import Reporting
 
@@ -7,6 +8,8 @@ struct CapabilitiesReport: Report {
   var devicePath: String
   /// Features asked for with `--require` that are missing.
   var missing: [Capabilities.Feature]
+  /// How and where the report was made.
+  var provenance: Provenance
 
   var json: JSONValue {
     let caps = capabilities
@@ -43,6 +46,7 @@ struct CapabilitiesReport: Report {
         ])
       ),
       ("host", caps.host.json),
+      ("provenance", provenance.reportJSON),
       ("missing", .array(missing.map { .string($0.rawValue) })),
     ])
   }
@@ -68,6 +72,7 @@ struct CapabilitiesReport: Report {
     table.append(["ioeventfd", yes(caps.ioeventfd), ""])
     out += table.rendered()
     out += "\nhost: \(caps.host.summary)\n"
+    out += "run: \(provenance.reportSummary(cpus: caps.host.cpusOnline.cpus.count))\n"
     if !missing.isEmpty {
       out += "missing (required): \(missing.map(\.rawValue).joined(separator: ", "))\n"
     }

@@ -1,3 +1,4 @@
+import BenchReporting
 import Exerciser
 import KVM
 import Reporting
@@ -10,6 +11,8 @@ struct VerifyReport: Report {
   var host: Host
   /// SIGINT or SIGTERM stopped the suite: `checks` are those made before it.
   var interrupted = false
+  /// How and where the report was made, read before the first check.
+  var provenance: Provenance
 
   var passed: Bool { checks.allSatisfy(\.passed) }
 
@@ -36,6 +39,7 @@ struct VerifyReport: Report {
       ("passed", .bool(passed)),
       ("interrupted", .bool(interrupted)),
       ("host", host.json),
+      ("provenance", provenance.reportJSON),
     ])
   }
 
@@ -55,6 +59,7 @@ struct VerifyReport: Report {
     if interrupted { out += "INTERRUPTED after \(checks.count) checks\n" }
     out += failed == 0 ? "all \(checks.count) checks passed\n" : "\(failed) of \(checks.count) checks FAILED\n"
     out += "host: \(host.summary)\n"
+    out += "run: \(provenance.reportSummary(cpus: host.cpusOnline.cpus.count))\n"
     return out
   }
 }
