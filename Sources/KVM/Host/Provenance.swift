@@ -17,6 +17,11 @@ public struct Provenance: Sendable, Equatable {
     public var control: String
     /// `active`: whether sibling threads are online now; nil if the file is missing.
     public var active: Bool?
+
+    public init(control: String, active: Bool?) {
+      self.control = control
+      self.active = active
+    }
   }
 
   /// RFC 3339 in UTC, to the second: `2026-11-30T06:40:00Z`.
