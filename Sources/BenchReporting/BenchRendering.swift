@@ -11,6 +11,7 @@ public func renderBench(_ report: BenchReport, format: OutputFormat) -> String {
   case .csv: return benchCSV(report)
   case .markdown: return benchMarkdown(report)
   case .table: return benchTable(report)
+  case .openmetrics: return benchOpenMetrics(report)
   }
 }
 

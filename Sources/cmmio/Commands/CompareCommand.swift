@@ -41,6 +41,7 @@ struct CompareCommand: ParsableCommand {
   var failOnRegression: Double?
 
   func validate() throws {
+    try report.refuseMetrics("compare")
     if let failOnRegression, !(failOnRegression.isFinite && failOnRegression >= 0) {
       throw ValidationError("--fail-on-regression needs a percentage of 0 or more, got \(failOnRegression)")
     }

@@ -13,7 +13,8 @@ extension OutputFormat: ExpressibleByArgument {}
 /// `--format` and `--output`: how a report is printed and where it goes. Every subcommand
 /// has them; `compare`, which opens no device, has only them.
 struct ReportOptions: ParsableArguments {
-  @Option(help: "How to print the report: table, json, csv or markdown.")
+  @Option(
+    help: "How to print the report: table, json, csv, markdown, or openmetrics (check-cap, verify and bench).")
   var format: OutputFormat = .table
 
   @Option(
@@ -24,6 +25,14 @@ struct ReportOptions: ParsableArguments {
 
   func validate() throws {
     if let output, output.isEmpty { throw ValidationError("--output needs a file name, got an empty string") }
+  }
+
+  /// `--format openmetrics` for a subcommand without metrics: a usage error (64).
+  func refuseMetrics(_ command: String) throws {
+    guard format == .openmetrics else { return }
+    throw ValidationError(
+      "--format openmetrics is for check-cap, verify and bench only; "
+        + "\(command) prints table, json, csv or markdown")
   }
 
   /// `--output` (standard output when absent) and any other files the command writes,
