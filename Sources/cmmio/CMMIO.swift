@@ -20,7 +20,14 @@ struct CMMIO: ParsableCommand {
     abstract: "Exercise and benchmark KVM coalesced MMIO/PIO on the running kernel.",
     discussion: """
       Exit status: 0 success; 1 operation or check failed; 2 KVM not usable; \
-      3 a required kernel feature is missing; 64 usage error; 130 interrupted.
+      3 a required kernel feature is missing; 64 usage error; 130 interrupted. \
+      The complete contract (options, output formats, JSON keys): docs/cli.md.
+
+      EXAMPLES:
+        cmmio check-cap
+        cmmio verify
+        cmmio bench --ring-sizes 1,8,max --vcpu-cpus 0
+        cmmio compare before.json after.json --fail-on-regression 5
       """,
     version: CMMIO.version,
     subcommands: [
@@ -60,11 +67,33 @@ struct CMMIO: ParsableCommand {
         print(fullMessage(for: error))
         Glibc.exit(0)
       }
-      var message = message(for: error).trimmingASCIIWhitespace()
-      if let newline = message.firstIndex(of: "\n") { message = String(message[..<newline]) }
-      if message.hasPrefix("Error: ") { message.removeFirst(7) }
+      let message = oneSentence(message(for: error))
       CLIFailure(code == .validationFailure ? .usage : .failure, message.isEmpty ? "\(error)" : message).exit()
     }
+  }
+
+  /// ArgumentParser's message as one sentence on one line: without its "Error: " prefix,
+  /// its list of valid values (one line, or a bullet per value past five) joined into the
+  /// sentence, and nothing after its first line otherwise.
+  static func oneSentence(_ parserMessage: String) -> String {
+    var message = parserMessage.trimmingASCIIWhitespace()
+    if message.hasPrefix("Error: ") { message.removeFirst(7) }
+    var lines = message.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    let suffix = ". Please provide one of "
+    if let range = lines[0].firstRange(of: suffix) {
+      var values: [String]
+      if lines[0].hasSuffix("the following:") {
+        values = lines.dropFirst().prefix { $0.hasPrefix("  - ") }.map { "'\($0.dropFirst(4))'" }
+      } else {
+        values = String(lines[0][range.upperBound...]).trimmingTrailingPeriod()
+          .split(separator: "'", omittingEmptySubsequences: true).enumerated()
+          .filter { $0.offset % 2 == 0 }.map { "'\($0.element)'" }
+      }
+      var list = values.joined()
+      if let last = values.last, values.count > 1 { list = values.dropLast().joined(separator: ", ") + " or " + last }
+      lines[0] = String(lines[0][..<range.lowerBound]) + "; it takes " + list
+    }
+    return lines[0]
   }
 
   /// A run that succeeded although libnuma reported a problem (its numa_warn, see

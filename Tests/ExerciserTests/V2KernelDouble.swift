@@ -10,7 +10,7 @@ import KVM
 
 /// A double of the kernel side of the proposed v2 coalesced MMIO API ("KVM: Improve MMIO
 /// Coalescing API", third posting, 2024-08-20), following the posted semantics as
-/// ../shared/docs/kvm-coalesced-io.md section 3 records them. No released kernel has the API;
+/// docs/v2-kernel.md ("The series", "How it works") records them. No released kernel has the API;
 /// the same scenarios run on the lab's patched kernel as steps of its C test and cmmio checks
 /// (docs/v2-kernel.md). The double remains for what a kernel cannot be made to do: refuse,
 /// lie, or break one rule on purpose.

@@ -30,7 +30,7 @@ private enum ProcessUsage {
 }
 
 /// Cycles in the test: `CMMIO_SOAK_CYCLES` if set (the longer runs recorded in
-/// docs/README-hardening.md), else 2,000.
+/// docs/hardening.md), else 2,000.
 private let soakCycles = ProcessInfo.processInfo.environment["CMMIO_SOAK_CYCLES"].flatMap { Int($0) } ?? 2_000
 
 @Suite(
@@ -109,6 +109,6 @@ struct SoakTests {
     #expect(summary.contains { $0.hasPrefix("soak:") }, "the child ran no cycles: \(text)")
   }
 
-  /// See docs/README-hardening.md for the measurements behind it.
+  /// See docs/hardening.md for the measurements behind it.
   static let residentTolerance = 2 << 20
 }

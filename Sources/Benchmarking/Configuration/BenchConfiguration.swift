@@ -28,7 +28,7 @@ public enum DrainStrategy: String, Sendable, Hashable, CaseIterable {
   case poll
 }
 
-/// The full configuration of one `cmmio bench` invocation (every option of docs/cli.md).
+/// The full configuration of one `cmmio bench` invocation (its options are in docs/cli.md).
 public struct BenchConfiguration: Sendable, Equatable {
   public var modes: [BenchMode] = [.ram, .plain, .coalesced]
   public var space: IOSpace = .mmio
@@ -60,6 +60,9 @@ public struct BenchConfiguration: Sendable, Equatable {
   public static let maximumTimeout: Double = 1_000_000
   /// The highest `numaNode` (libnuma's `NUMA_NUM_NODES` is 1024 at most).
   public static let maximumNUMANode = 1023
+  /// The most `vcpus` whatever the host (`BenchPlan.make` also bounds them by the kernel's
+  /// `KVM_CAP_MAX_VCPUS` and the guest layout).
+  public static let maximumVCPUs = 1024
 
   public init() {}
 }

@@ -7,22 +7,6 @@ import KVM
   import Musl
 #endif
 
-/// Why a bench cannot start, classified as the command line's exit statuses need.
-public enum BenchSetupError: Error, Sendable, Equatable, CustomStringConvertible {
-  /// A value out of range for this host or kernel (exit 64).
-  case usage(String)
-  /// A kernel feature the options ask for is missing (exit 3).
-  case featureMissing(String)
-  /// Setting up failed (exit 1).
-  case failure(String)
-
-  public var description: String {
-    switch self {
-    case .usage(let text), .featureMissing(let text), .failure(let text): return text
-    }
-  }
-}
-
 /// One result to measure: its key, and where each thread is pinned.
 public struct BenchCase: Sendable, Equatable {
   public var key: CaseKey
@@ -72,81 +56,48 @@ public struct BenchPlan: Sendable {
   ) throws(BenchSetupError) -> BenchPlan {
     let ringCapacity = ring?.usable ?? 0
     var config = configuration
-    try checkRanges(config, device: device, host: host)
+    try config.check()
+    try checkHost(config, device: device, host: host)
     let usesRing = config.modes.contains { $0.usesRing }
-    if config.modes.contains(.coalescedV2) || config.drain == .poll {
-      if config.drain == .poll && !config.modes.contains(.coalescedV2) {
-        throw .usage("--drain poll applies only to --modes coalesced-v2 (poll() waits on a v2 buffer fd)")
-      }
+    if config.modes.contains(.coalescedV2) {
       try requireV2(device)
     }
     if config.modes.contains(.ioeventfd) {
       let answer = (try? device.checkExtension(Capability.ioeventfd.rawValue)) ?? 0
-      guard answer > 0 else {
-        throw .featureMissing("--modes ioeventfd needs KVM_CAP_IOEVENTFD, which this kernel does not offer")
-      }
+      guard answer > 0 else { throw .featureMissing(.ioeventfd) }
     }
     if usesRing {
-      guard ringCapacity > 0 else {
-        throw .featureMissing("--modes coalesced needs KVM_CAP_COALESCED_MMIO, which this kernel does not offer")
-      }
+      guard ringCapacity > 0 else { throw .featureMissing(.coalescedMMIO) }
       if config.space == .pio {
         let pio = (try? device.checkExtension(Capability.coalescedPIO.rawValue)) ?? 0
-        guard pio > 0 else {
-          throw .featureMissing("--space pio with coalesced modes needs KVM_CAP_COALESCED_PIO, which this kernel lacks")
-        }
+        guard pio > 0 else { throw .featureMissing(.coalescedPIO) }
       }
-      if let ring, ring.arithmetic == nil {
-        // No model predicts this kernel: no ring size could be set, so none is claimed.
-        throw .failure(
-          "the ring took \(ring.range) entries from an empty ring at start indexes "
-            + "\(ring.starts.map(String.init).joined(separator: ", ")) (\(ring.counts.map(String.init).joined(separator: ", ")))"
-            + ", which neither the 6.12+ nor the pre-6.12 has-room arithmetic predicts: cmmio cannot model a ring size here"
-        )
-      }
+      // No model predicts this kernel: no ring size could be set, so none is claimed.
+      if let ring, ring.arithmetic == nil { throw .unmodelledRing(ring) }
       if config.ringSizes.isEmpty { config.ringSizes = [UInt32(ringCapacity)] }
       for size in config.ringSizes where size < 1 || Int(size) > ringCapacity {
-        throw .usage("ring size \(size) is out of range: this kernel's ring takes 1 to \(ringCapacity) entries")
+        throw .ringSizeOutOfRange(size, capacity: ringCapacity)
       }
     }
     return BenchPlan(configuration: config, cases: expand(config), ring: ring)
   }
 
-  private static func checkRanges(_ config: BenchConfiguration, device: KVMDevice, host: Host) throws(BenchSetupError) {
-    guard !config.modes.isEmpty else { throw .usage("--modes needs at least one mode") }
-    guard config.writes >= 1 else { throw .usage("--writes must be at least 1") }
-    let most = BenchConfiguration.maximumRuns
-    guard config.runs >= 1 && config.runs <= most else { throw .usage("--runs must be 1 to \(most)") }
-    guard config.warmup >= 0 && config.warmup <= most else { throw .usage("--warmup must be 0 to \(most)") }
+  /// What depends on this host and kernel: the vCPU limit, the CPUs online and allowed to
+  /// this process, the NUMA nodes present (`BenchConfiguration.check` made the rest).
+  private static func checkHost(_ config: BenchConfiguration, device: KVMDevice, host: Host) throws(BenchSetupError) {
     let limit = maximumVCPUs(device)
-    guard config.vcpus >= 1 && config.vcpus <= limit else {
-      throw .usage(
-        "--vcpus \(config.vcpus) is out of range: 1 to \(limit) here (KVM_CAP_MAX_VCPUS and the guest layout)")
-    }
-    if let timeout = config.timeout, !(timeout > 0 && timeout <= BenchConfiguration.maximumTimeout) {
-      throw .usage("--timeout must be more than 0 and at most \(Int(BenchConfiguration.maximumTimeout)) seconds")
-    }
-    for (option, list) in [("--vcpu-cpus", config.vcpuCPUs), ("--drain-cpus", config.drainCPUs)] {
+    guard config.vcpus <= limit else { throw .vcpusAboveLimit(requested: config.vcpus, limit: limit) }
+    for (setting, list) in [(BenchSetting.vcpuCPUs, config.vcpuCPUs), (.drainCPUs, config.drainCPUs)] {
       guard let list else { continue }
       let offline = ThreadPinning.offline(list, online: host.cpusOnline)
-      if !offline.isEmpty {
-        let names = offline.map(String.init).joined(separator: ",")
-        throw .usage("\(option) names CPU \(names), not online here (online: \(host.cpusOnline))")
-      }
+      if !offline.isEmpty { throw .cpusOffline(setting, cpus: offline, online: host.cpusOnline) }
       if let allowed = ThreadPinning.allowedCPUs() {
         let outside = ThreadPinning.offline(list, online: allowed)
-        if !outside.isEmpty {
-          let names = outside.map(String.init).joined(separator: ",")
-          throw .usage("\(option) names CPU \(names), which this process may not use (allowed: \(allowed))")
-        }
+        if !outside.isEmpty { throw .cpusNotAllowed(setting, cpus: outside, allowed: allowed) }
       }
     }
-    if config.drainCPUs != nil && config.drain == .exit {
-      throw .usage("--drain-cpus applies only to --drain thread or poll: with --drain exit the vCPU threads drain")
-    }
     if let node = config.numaNode, !host.numaNodes.contains(where: { $0.node == node }) {
-      let nodes = host.numaNodes.map { String($0.node) }.joined(separator: ",")
-      throw .usage("--numa-node \(node) does not exist here (nodes: \(nodes))")
+      throw .numaNodeMissing(node, nodes: host.numaNodes.map(\.node))
     }
   }
 
@@ -154,10 +105,7 @@ public struct BenchPlan: Sendable {
     let vm: VirtualMachine
     do { vm = try device.createVM() } catch { throw .failure(error.description) }
     let probe = MMIO2Probe.run(on: vm)
-    guard probe.supported else {
-      throw .featureMissing(
-        "--modes coalesced-v2 needs the proposed v2 coalesced MMIO API: \(MMIO2Probe.attempt) answered \(probe.answer)")
-    }
+    guard probe.supported else { throw .featureMissing(.coalescedV2(answer: probe.answer)) }
   }
 
   /// Every result, in the order they are measured: per vCPU placement, each mode, each ring size,

@@ -124,8 +124,8 @@ public struct CoalescedRing: @unchecked Sendable {
 /// A reader of the ring that keeps its own position, so it can also model a
 /// smaller ring: after each drain it leaves exactly `ringSize` free slots.
 ///
-/// With the 6.12+ has-room arithmetic that is `first = (last + K + 1) % MAX` (see the
-/// shared doc, section 5). With the pre-6.12 arithmetic that `first` can let the kernel take
+/// With the 6.12+ has-room arithmetic that is `first = (last + K + 1) % MAX` (see
+/// docs/bench.md, "Ring size on every kernel"). With the pre-6.12 arithmetic that `first` can let the kernel take
 /// far more or fewer than K once the free region wraps past the ring's end, so the cursor
 /// looks `first` up in a `RingGrantTable` built for that arithmetic: exactly K where some
 /// `first` gives K, else the most below K. `granted` says what the latest publish promised,

@@ -23,16 +23,23 @@ struct BenchCommand: ParsableCommand {
       in order) unless --no-verify. SIGINT or SIGTERM stops at the next exit, writes what was \
       measured marked "interrupted": true and exits 130. Exit 1 if a write was lost or out of \
       order (after the report), or a run failed or passed --timeout.
+
+      EXAMPLES:
+        cmmio bench
+        cmmio bench --ring-sizes 1,2,4,8,16,32,64,128,max --vcpu-cpus 0 --writes 100000 --plot bench.svg
+        cmmio bench --modes plain,coalesced --space pio --drain thread --drain-cpus 1 --vcpu-cpus 0
+        cmmio bench --runs 8 --format json --output before.json
+        cmmio bench --show-guest --modes ram,plain
       """
   )
 
   @OptionGroup var common: CommonOptions
 
-  @Option(help: ArgumentHelp("Modes to measure: ram, plain, coalesced, coalesced-v2, ioeventfd.", valueName: "LIST"))
-  var modes = "ram,plain,coalesced"
+  @Option(help: ArgumentHelp("Modes to measure, separated by commas.", valueName: "LIST"))
+  var modes = ModeList([.ram, .plain, .coalesced])
 
-  @Option(help: ArgumentHelp("Where the guest writes: mmio or pio (port I/O).", valueName: "SPACE"))
-  var space = "mmio"
+  @Option(help: ArgumentHelp("Where the guest writes: pio is port I/O.", valueName: "SPACE"))
+  var space: IOSpace = .mmio
 
   // Numeric options take their value unconditionally, so `--writes -5` is reported as
   // the out-of-range number it is rather than as a missing value.
@@ -47,16 +54,22 @@ struct BenchCommand: ParsableCommand {
 
   @Option(
     name: .customLong("ring-sizes"),
-    help: ArgumentHelp("Ring sizes K to model (1 to the usable capacity), or max.", valueName: "LIST|max"))
+    help: ArgumentHelp(
+      "Ring sizes K to model (1 to the usable capacity), or max, separated by commas (default: max).",
+      valueName: "LIST|max"))
   var ringSizes: String?
 
   @Option(
     name: .customLong("flush-every"), parsing: .unconditional,
-    help: ArgumentHelp("Read a non-coalesced doorbell after every N writes (an exit and a drain).", valueName: "N"))
+    help: ArgumentHelp(
+      "Read a non-coalesced doorbell after every N writes (an exit and a drain) (default: never).", valueName: "N"))
   var flushEvery: Int?
 
-  @Option(help: ArgumentHelp("Who drains the ring: exit (the vCPU thread), thread, or poll (v2).", valueName: "HOW"))
-  var drain = "exit"
+  @Option(
+    help: ArgumentHelp(
+      "Who drains the ring: exit (the vCPU thread, at each exit), thread (a drainer thread), or poll (v2 only).",
+      valueName: "HOW"))
+  var drain: DrainStrategy = .exit
 
   @Option(
     parsing: .unconditional,
@@ -66,28 +79,34 @@ struct BenchCommand: ParsableCommand {
   @Option(
     name: .customLong("vcpu-cpus"),
     help: ArgumentHelp(
-      "Pin vCPU threads: one result per CPU (several vCPUs: spread over the list).", valueName: "CPULIST"))
+      "Pin vCPU threads: one result per CPU (several vCPUs: spread over the list) (default: unpinned).",
+      valueName: "CPULIST"))
   var vcpuCPUs: String?
 
   @Option(
     name: .customLong("drain-cpus"),
-    help: ArgumentHelp("Pin the drainer thread (--drain thread): one result per CPU.", valueName: "CPULIST"))
+    help: ArgumentHelp(
+      "Pin the drainer thread (--drain thread or poll): one result per CPU (default: unpinned).",
+      valueName: "CPULIST"))
   var drainCPUs: String?
 
   @Option(
     name: .customLong("numa-node"), parsing: .unconditional,
-    help: ArgumentHelp("Place guest memory on NUMA node N (0 to 1023).", valueName: "N"))
+    help: ArgumentHelp(
+      "Place guest memory on NUMA node N (0 to 1023) (default: the node of the vCPU's CPU, else the kernel's).",
+      valueName: "N"))
   var numaNode: Int?
 
   @Flag(inversion: .prefixedNo, help: "Check every write for loss and order.")
   var verify = true
 
-  @Option(help: ArgumentHelp("Also write an SVG plot of writes/s against ring size.", valueName: "FILE.svg"))
+  @Option(
+    help: ArgumentHelp("Also write an SVG plot of writes/s against ring size (default: none).", valueName: "FILE.svg"))
   var plot: String?
 
   @Option(
     help: ArgumentHelp(
-      "Also write PREFIX.json, PREFIX.csv, PREFIX.md and PREFIX.svg, all from this one measurement.",
+      "Also write PREFIX.json, PREFIX.csv, PREFIX.md and PREFIX.svg, all from this one measurement (default: none).",
       valueName: "PREFIX"))
   var save: String?
 
@@ -96,8 +115,9 @@ struct BenchCommand: ParsableCommand {
 
   @Option(
     parsing: .unconditional,
-    help: ArgumentHelp("Seconds one run may take before it is stopped (exit 1); at most 1000000.", valueName: "SECONDS")
-  )
+    help: ArgumentHelp(
+      "Seconds one run may take before it is stopped (exit 1); more than 0, at most 1000000 (default: no limit).",
+      valueName: "SECONDS"))
   var timeout: Double?
 
   @Flag(name: .customLong("show-guest"), help: "Print each mode's guest program and exit.")
@@ -109,34 +129,19 @@ struct BenchCommand: ParsableCommand {
     if let save, save.isEmpty || save.hasSuffix("/") || save == "-" {
       throw ValidationError("--save needs a file-name prefix, got '\(save)'")
     }
-    if let problem = Self.ignoredOption(
-      config, ringSizes: ringSizes, drain: drain, showGuest: showGuest,
-      plot: plot, save: save)
-    {
+    if let problem = Self.ignoredOption(config, ringSizes: ringSizes, showGuest: showGuest, plot: plot, save: save) {
       throw ValidationError(problem)
     }
   }
 
   /// An option that would do nothing in this combination: a usage error rather than
-  /// silently ignored, so a run never reports a setting that was not applied.
+  /// silently ignored, so a run never reports a setting that was not applied. (`--drain` and
+  /// `--drain-cpus` are checked with the configuration, `BenchConfiguration.check`.)
   static func ignoredOption(
-    _ config: BenchConfiguration, ringSizes: String?, drain: String, showGuest: Bool, plot: String?, save: String?
+    _ config: BenchConfiguration, ringSizes: String?, showGuest: Bool, plot: String?, save: String?
   ) -> String? {
-    let ringModes = config.modes.filter { $0 == .coalesced || $0 == .coalescedV2 }
-    let modes = config.modes.map(\.rawValue).joined(separator: ",")
-    if ringSizes != nil && ringModes.isEmpty {
-      return "--ring-sizes applies only to the coalesced modes, and --modes \(modes) has none"
-    }
-    if drain != "exit" && ringModes.isEmpty {
-      return "--drain \(drain) applies only to the coalesced modes, and --modes \(modes) has none"
-    }
-    if config.drainCPUs != nil {
-      if ringModes.isEmpty {
-        return "--drain-cpus applies only to the coalesced modes, and --modes \(modes) has none"
-      }
-      if config.drain == .exit {
-        return "--drain-cpus applies only to --drain thread or poll: with --drain exit the vCPU threads drain"
-      }
+    if ringSizes != nil && !config.modes.contains(where: \.usesRing) {
+      return "--ring-sizes applies only to the coalesced modes, and --modes \(ModeList(config.modes)) has none"
     }
     if showGuest, plot != nil || save != nil {
       return "--show-guest prints the guest programs and measures nothing, so \(plot != nil ? "--plot" : "--save") "
@@ -145,57 +150,37 @@ struct BenchCommand: ParsableCommand {
     return nil
   }
 
-  /// The options as a configuration; ring sizes other than numbers are resolved later.
+  /// The options as a configuration, checked by `BenchConfiguration.check` (every range and
+  /// combination that needs no device); ring sizes other than numbers are resolved later.
   private func parsedConfiguration() throws -> (BenchConfiguration, ringSizes: [RingSizeChoice]) {
     var config = BenchConfiguration()
-    config.modes = try Self.parseModes(modes)
-    guard let parsedSpace = IOSpace(rawValue: space) else {
-      throw ValidationError("--space must be mmio or pio, got '\(space)'")
-    }
-    config.space = parsedSpace
-    guard writes >= 1 && writes <= Int(UInt32.max) else {
-      throw ValidationError("--writes must be 1 to 4294967295, got \(writes)")
-    }
-    config.writes = UInt32(writes)
-    let most = BenchConfiguration.maximumRuns
-    guard runs >= 1 && runs <= most else { throw ValidationError("--runs must be 1 to \(most), got \(runs)") }
+    config.modes = modes.modes
+    config.space = space
     config.runs = runs
-    guard warmup >= 0 && warmup <= most else {
-      throw ValidationError("--warmup must be 0 to \(most), got \(warmup)")
-    }
     config.warmup = warmup
-    if let flushEvery {
-      guard flushEvery >= 1 && flushEvery <= Int(UInt32.max) else {
-        throw ValidationError("--flush-every must be 1 to 4294967295 (omit it for no doorbell), got \(flushEvery)")
-      }
-      config.flushEvery = UInt32(flushEvery)
-    }
-    guard let parsedDrain = DrainStrategy(rawValue: drain) else {
-      throw ValidationError("--drain must be exit, thread or poll, got '\(drain)'")
-    }
-    config.drain = parsedDrain
-    guard vcpus >= 1 && vcpus <= Self.maximumVCPUs else {
-      throw ValidationError("--vcpus must be 1 to \(Self.maximumVCPUs), got \(vcpus)")
-    }
+    config.drain = drain
     config.vcpus = vcpus
-    config.vcpuCPUs = try vcpuCPUs.map { text in try Self.parseCPUs(text, option: "--vcpu-cpus") }
-    config.drainCPUs = try drainCPUs.map { text in try Self.parseCPUs(text, option: "--drain-cpus") }
-    if let numaNode, !(0...BenchConfiguration.maximumNUMANode).contains(numaNode) {
-      throw ValidationError("--numa-node must be 0 to \(BenchConfiguration.maximumNUMANode), got \(numaNode)")
-    }
     config.numaNode = numaNode
     config.verify = verify
-    if let timeout, !(timeout > 0 && timeout <= BenchConfiguration.maximumTimeout) {
-      throw ValidationError(
-        "--timeout must be more than 0 and at most \(Int(BenchConfiguration.maximumTimeout)) seconds, got \(timeout)")
-    }
     config.timeout = timeout
+    // The two options wider than their field: in range before they are narrowed.
+    do throws(BenchSetupError) {
+      try BenchConfiguration.check(.writes, writes)
+      if let flushEvery { try BenchConfiguration.check(.flushEvery, flushEvery) }
+    } catch {
+      throw ValidationError(Self.sentence(error))
+    }
+    config.writes = UInt32(writes)
+    config.flushEvery = flushEvery.map(UInt32.init) ?? 0
+    config.vcpuCPUs = try vcpuCPUs.map { text in try Self.parseCPUs(text, option: "--vcpu-cpus") }
+    config.drainCPUs = try drainCPUs.map { text in try Self.parseCPUs(text, option: "--drain-cpus") }
+    do { try config.check() } catch { throw ValidationError(Self.sentence(error)) }
     let sizes = try ringSizes.map(Self.parseRingSizes) ?? []
     return (config, sizes)
   }
 
   /// The most `--vcpus` the command line takes (the kernel's KVM_CAP_MAX_VCPUS may be lower).
-  static let maximumVCPUs = 1024
+  static let maximumVCPUs = BenchConfiguration.maximumVCPUs
 
   func run() throws {
     var (config, sizes) = try parsedConfiguration()
@@ -229,11 +214,7 @@ struct BenchCommand: ParsableCommand {
     config.ringSizes = try Self.resolve(sizes, capacity: capacity)
     let plan: BenchPlan
     do { plan = try BenchPlan.make(config, device: device, host: host, ring: ring) } catch {
-      switch error {
-      case .usage(let text): throw CLIFailure(.usage, text)
-      case .featureMissing(let text): throw CLIFailure(.featureMissing, text)
-      case .failure(let text): throw CLIFailure(.failure, text)
-      }
+      throw Self.failure(error)
     }
 
     let line = ProgressLine(requested: progress)
@@ -291,17 +272,6 @@ struct BenchCommand: ParsableCommand {
   enum RingSizeChoice: Equatable {
     case size(UInt32)
     case max
-  }
-
-  static func parseModes(_ text: String) throws -> [BenchMode] {
-    var modes: [BenchMode] = []
-    for item in text.split(separator: ",", omittingEmptySubsequences: false) {
-      guard let mode = BenchMode(rawValue: String(item)) else {
-        throw ValidationError("--modes takes ram, plain, coalesced, coalesced-v2 and ioeventfd, not '\(item)'")
-      }
-      if !modes.contains(mode) { modes.append(mode) }
-    }
-    return modes
   }
 
   static func parseRingSizes(_ text: String) throws -> [RingSizeChoice] {
@@ -370,5 +340,78 @@ struct BenchCommand: ParsableCommand {
     if let size = key.ringSize { text += " at ring size \(size)" }
     if let cpu = key.vcpuCPU { text += " on CPU \(cpu)" }
     return text
+  }
+
+  /// The flag that sets `setting`.
+  static func flag(_ setting: BenchSetting) -> String {
+    switch setting {
+    case .modes: "--modes"
+    case .space: "--space"
+    case .writes: "--writes"
+    case .runs: "--runs"
+    case .warmup: "--warmup"
+    case .ringSizes: "--ring-sizes"
+    case .flushEvery: "--flush-every"
+    case .drain: "--drain"
+    case .vcpus: "--vcpus"
+    case .vcpuCPUs: "--vcpu-cpus"
+    case .drainCPUs: "--drain-cpus"
+    case .numaNode: "--numa-node"
+    case .timeout: "--timeout"
+    }
+  }
+
+  /// The one sentence for a refused configuration, in the command line's words.
+  static func sentence(_ error: BenchSetupError) -> String {
+    switch error {
+    case .outOfRange(.timeout, let value):
+      return "--timeout must be more than 0 and at most \(Int(BenchConfiguration.maximumTimeout)) seconds, got \(value)"
+    case .outOfRange(let setting, let value):
+      let range = setting.range.map { "\($0.lowerBound) to \($0.upperBound)" } ?? "in range"
+      let omit = setting == .flushEvery ? " (omit it for no doorbell)" : ""
+      return "\(flag(setting)) must be \(range)\(omit), got \(value)"
+    case .noModes:
+      return "--modes needs at least one mode"
+    case .vcpusAboveLimit(let requested, let limit):
+      return "--vcpus \(requested) is out of range: 1 to \(limit) here (KVM_CAP_MAX_VCPUS and the guest layout)"
+    case .cpusOffline(let setting, let cpus, let online):
+      return "\(flag(setting)) names CPU \(CPUList(cpus)), not online here (online: \(online))"
+    case .cpusNotAllowed(let setting, let cpus, let allowed):
+      return "\(flag(setting)) names CPU \(CPUList(cpus)), which this process may not use (allowed: \(allowed))"
+    case .needsRingMode(let setting, let value, let modes):
+      return "\(flag(setting))\(value.map { " \($0)" } ?? "") applies only to the coalesced modes, and --modes "
+        + "\(ModeList(modes)) has none"
+    case .drainCPUsWithExitDrain:
+      return "--drain-cpus applies only to --drain thread or poll: with --drain exit the vCPU threads drain"
+    case .pollNeedsV2:
+      return "--drain poll applies only to --modes coalesced-v2 (poll() waits on a v2 buffer fd)"
+    case .numaNodeMissing(let node, let nodes):
+      return "--numa-node \(node) does not exist here (nodes: \(nodes.map(String.init).joined(separator: ",")))"
+    case .ringSizeOutOfRange(let size, let capacity):
+      return "--ring-sizes \(size) is out of range: this kernel's ring takes 1 to \(capacity) entries"
+    case .featureMissing(.coalescedMMIO):
+      return "--modes coalesced needs KVM_CAP_COALESCED_MMIO, which this kernel does not offer"
+    case .featureMissing(.coalescedPIO):
+      return "--space pio with coalesced modes needs KVM_CAP_COALESCED_PIO, which this kernel lacks"
+    case .featureMissing(.ioeventfd):
+      return "--modes ioeventfd needs KVM_CAP_IOEVENTFD, which this kernel does not offer"
+    case .featureMissing(.coalescedV2(let answer)):
+      return "--modes coalesced-v2 needs the proposed v2 coalesced MMIO API: \(MMIO2Probe.attempt) answered \(answer)"
+    case .unmodelledRing(let ring):
+      return "the ring took \(ring.range) entries from an empty ring at start indexes "
+        + "\(ring.starts.map(String.init).joined(separator: ", ")) (\(ring.counts.map(String.init).joined(separator: ", ")))"
+        + ", which neither the 6.12+ nor the pre-6.12 has-room arithmetic predicts: cmmio cannot model a ring size here"
+    case .failure(let text):
+      return text
+    }
+  }
+
+  /// A refused configuration as the command line's failure: its sentence and exit status.
+  static func failure(_ error: BenchSetupError) -> CLIFailure {
+    switch error.kind {
+    case .usage: CLIFailure(.usage, sentence(error))
+    case .featureMissing: CLIFailure(.featureMissing, sentence(error))
+    case .failure: CLIFailure(.failure, sentence(error))
+    }
   }
 }

@@ -2,8 +2,6 @@ import ArgumentParser
 import KVM
 import Reporting
 
-extension Capabilities.Feature: ExpressibleByArgument {}
-
 /// `cmmio check-cap`: what the running kernel offers for coalesced I/O.
 struct CheckCapCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -13,6 +11,11 @@ struct CheckCapCommand: ParsableCommand {
       Creates a VM and asks it. The v2 API (an unmerged 2024 proposal) is detected by \
       calling KVM_CREATE_COALESCED_MMIO_BUFFER, never by its capability number, which \
       mainline reuses. Exit 3 if a --require'd feature is missing.
+
+      EXAMPLES:
+        cmmio check-cap
+        cmmio check-cap --format json --output caps.json
+        cmmio check-cap --require coalesced-mmio --require coalesced-pio
       """
   )
 
@@ -21,8 +24,7 @@ struct CheckCapCommand: ParsableCommand {
   @Option(
     name: .customLong("require"),
     help: ArgumentHelp(
-      "Exit 3 unless FEATURE is supported: coalesced-mmio, coalesced-pio, coalesced-mmio2, binary-stats, ioeventfd.",
-      valueName: "FEATURE"))
+      "Exit 3 unless FEATURE is supported; repeatable (default: none required).", valueName: "FEATURE"))
   var required: [Capabilities.Feature] = []
 
   func run() throws {

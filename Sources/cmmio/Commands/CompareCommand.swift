@@ -23,6 +23,11 @@ struct CompareCommand: ParsableCommand {
       at p < 0.05. Results in one report only are listed. Exit 1 with \
       --fail-on-regression PCT when a significant change is worse than -PCT%; 64 when a \
       file is not a cmmio.bench/1 report with samples; 1 when a file cannot be read.
+
+      EXAMPLES:
+        cmmio compare before.json after.json
+        cmmio compare before.json after.json --fail-on-regression 5
+        cmmio compare before.json after.json --format json --output delta.json
       """
   )
 
@@ -37,7 +42,8 @@ struct CompareCommand: ParsableCommand {
   @Option(
     name: .customLong("fail-on-regression"),
     help: ArgumentHelp(
-      "Exit 1 when a significant change of writes/s is worse than -PCT% (a kernel CI's gate).", valueName: "PCT"))
+      "Exit 1 when a significant change of writes/s is worse than -PCT% (a kernel CI's gate) (default: never).",
+      valueName: "PCT"))
   var failOnRegression: Double?
 
   func validate() throws {

@@ -15,19 +15,26 @@ struct CreateBufferCommand: ParsableCommand {
       closes every buffer and (with --probe) that every write now exits. On a kernel without \
       the API (every released kernel), exit 3 with what the kernel answered. The whole flow \
       runs on the project's patched 6.12 kernel (docs/v2-kernel.md).
+
+      EXAMPLES:
+        cmmio create-buffer
+        cmmio create-buffer --buffers 4 --probe
+        cmmio create-buffer --buffers 3 --zone 0x100000:0x1000 --zone 0x80:8:pio --probe --format json
       """
   )
 
   @OptionGroup var common: CommonOptions
 
-  @Option(parsing: .unconditional, help: "How many buffer fds to create (1-\(BufferExercise.maximumBuffers)).")
+  @Option(
+    parsing: .unconditional,
+    help: ArgumentHelp("How many buffer fds to create (1-\(BufferExercise.maximumBuffers)).", valueName: "N"))
   var buffers: Int = 1
 
   @Option(
     name: .customLong("zone"),
     help: ArgumentHelp(
-      "A zone to register, round-robin over the buffers: ADDR:SIZE[:pio]. Default: one 4 KiB MMIO zone per "
-        + "buffer from 0x100000, 8 KiB apart.",
+      "A zone to register, round-robin over the buffers: ADDR:SIZE[:pio]; repeatable (default: one 4 KiB MMIO "
+        + "zone per buffer from 0x100000, 8 KiB apart).",
       valueName: "ADDR:SIZE[:pio]"),
     transform: parseZone)
   var zones: [CoalescedZone] = []

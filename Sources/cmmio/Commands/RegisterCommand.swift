@@ -28,7 +28,8 @@ struct ZoneOptions: ParsableArguments {
   @Option(
     name: .customLong("zone"),
     help: ArgumentHelp(
-      "A zone to register: ADDR:SIZE (MMIO) or ADDR:SIZE:pio (ports); decimal or 0x hex. Repeatable, in order.",
+      "A zone to register: ADDR:SIZE (MMIO) or ADDR:SIZE:pio (ports); decimal or 0x hex. Repeatable, in order; "
+        + "at least one.",
       valueName: "ADDR:SIZE[:pio]"),
     transform: parseZone)
   var zones: [CoalescedZone] = []
@@ -36,13 +37,15 @@ struct ZoneOptions: ParsableArguments {
   @Option(
     name: .customLong("probe"),
     help: ArgumentHelp(
-      "Write here from the guest instead of the defaults (first and last byte of each zone, and the byte past it). "
-        + "Repeatable, in order.",
+      "Write here from the guest; repeatable, in order (default: the first and last byte of each zone, and the "
+        + "byte past it).",
       valueName: "ADDR[:pio]"),
     transform: parseProbe)
   var probes: [Probe] = []
 
-  @Option(parsing: .unconditional, help: "Bytes per probe write: 1, 2, 4 or 8 (ports: 1, 2 or 4).")
+  @Option(
+    parsing: .unconditional,
+    help: ArgumentHelp("Bytes per probe write: 1, 2, 4 or 8 (ports: 1, 2 or 4).", valueName: "BYTES"))
   var width: UInt32 = 1
 
   func validate() throws {
@@ -87,6 +90,11 @@ struct RegisterCommand: ParsableCommand {
       a real guest writes each probe, and each write is reported as coalesced (found in the \
       ring with its address, length, kind and data) or exit. Exit 1 if a registration failed \
       or a write was not observed as written; 3 with --v2 on a kernel without the v2 API.
+
+      EXAMPLES:
+        cmmio register --zone 0x100000:0x1000
+        cmmio register --zone 0x80:8:pio --probe 0x80:pio --probe 0x88:pio
+        cmmio register --zone 0x100000:0x1000 --width 4 --format json
       """
   )
 

@@ -13,6 +13,11 @@ struct UnregisterCommand: ParsableCommand {
       the range and returns 0 even when none did (the 2008 commit message says otherwise); \
       zones_after shows which zones the probes find still present. Exit 1 if an ioctl failed \
       or a write was not observed as written.
+
+      EXAMPLES:
+        cmmio unregister --zone 0x100000:0x1000 --range 0x100100:0x10
+        cmmio unregister --zone 0x100000:0x1000 --range 0x100800:0x1000
+        cmmio unregister --zone 0x80:8:pio --range 0x80:8:pio --format json
       """
   )
 
@@ -22,7 +27,7 @@ struct UnregisterCommand: ParsableCommand {
   @Option(
     name: .customLong("range"),
     help: ArgumentHelp(
-      "A range to unregister after every zone is registered: ADDR:SIZE[:pio]. Repeatable, in order.",
+      "A range to unregister after every zone is registered: ADDR:SIZE[:pio]. Repeatable, in order; at least one.",
       valueName: "ADDR:SIZE[:pio]"),
     transform: parseZone)
   var ranges: [CoalescedZone] = []

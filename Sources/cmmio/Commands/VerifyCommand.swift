@@ -29,12 +29,17 @@ struct VerifyCommand: ParsableCommand {
       straddling a zone's end exits, unregister removes only zones containing the range (and \
       returns 0 regardless), overlapping zones are accepted, a pio flag other than 0/1 gives \
       EINVAL, and the measured capacity is reported. Exit 1 if any check fails.
+
+      EXAMPLES:
+        cmmio verify
+        cmmio verify --space pio --format json --output verify.json
+        cmmio verify --device /dev/kvm --format markdown
       """
   )
 
   @OptionGroup var common: CommonOptions
 
-  @Option(help: "Which address space to check: mmio, pio or both.")
+  @Option(help: ArgumentHelp("Which address space to check.", valueName: "SPACE"))
   var space: VerifySpace = .both
 
   func run() throws {

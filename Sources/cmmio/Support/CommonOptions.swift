@@ -8,19 +8,18 @@ import Reporting
   import Musl
 #endif
 
-extension OutputFormat: ExpressibleByArgument {}
-
 /// `--format` and `--output`: how a report is printed and where it goes. Every subcommand
 /// has them; `compare`, which opens no device, has only them.
 struct ReportOptions: ParsableArguments {
   @Option(
-    help: "How to print the report: table, json, csv, markdown, or openmetrics (check-cap, verify and bench).")
+    help: ArgumentHelp(
+      "How to print the report (openmetrics: check-cap, verify and bench only).", valueName: "FORMAT"))
   var format: OutputFormat = .table
 
   @Option(
     help: ArgumentHelp(
-      "Write the report to FILE instead of stdout: a file is replaced atomically, a device, FIFO or - written "
-        + "straight through.", valueName: "FILE"))
+      "Write the report to FILE: a file is replaced atomically, a device, FIFO or - written straight through "
+        + "(default: standard output).", valueName: "FILE"))
   var output: String?
 
   func validate() throws {
@@ -44,7 +43,7 @@ struct ReportOptions: ParsableArguments {
 
 /// Options every subcommand that opens the device shares: `--device`, `--format`, `--output`.
 struct CommonOptions: ParsableArguments {
-  @Option(help: "The KVM device (default: $CMMIO_DEVICE, else /dev/kvm).")
+  @Option(help: ArgumentHelp("The KVM device (default: $CMMIO_DEVICE, else /dev/kvm).", valueName: "PATH"))
   var device: String?
 
   @OptionGroup var report: ReportOptions
