@@ -7,7 +7,7 @@ let package = Package(
   targets: [
     .executableTarget(
       name: "ParserFuzzer",
-      dependencies: [.product(name: "KVM", package: "cmmio")]
+      dependencies: [.product(name: "KVM", package: "cmmio"), .product(name: "Parsing", package: "cmmio")]
     )
   ],
   swiftLanguageModes: [.v6]

@@ -21,6 +21,7 @@ let package = Package(
       dependencies: [
         .product(name: "Benchmark", package: "benchmark"),
         .product(name: "KVM", package: root),
+        .product(name: "Parsing", package: root),
         .product(name: "Reporting", package: root),
         .product(name: "BenchReporting", package: root),
         .product(name: "Benchmarking", package: root),

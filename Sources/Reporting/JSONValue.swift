@@ -1,3 +1,5 @@
+import Platform
+
 /// A JSON document with ordered keys, written without Foundation (keeps start-up fast
 /// and output byte-stable for scripts and tests).
 public indirect enum JSONValue: Sendable, Equatable {
@@ -86,9 +88,7 @@ public indirect enum JSONValue: Sendable, Equatable {
 
   /// Shortest text that reads back as the same double; integers keep a `.0`-free form.
   public static func format(_ value: Double) -> String {
-    guard value.isFinite else { return "null" }
-    if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
-    return "\(value)"
+    NumberFormat.shortest(value) ?? "null"
   }
 
   private static func quote(_ text: String, into out: inout [UInt8]) {

@@ -1,3 +1,5 @@
+import Platform
+
 /// The one place a sentence for stderr is made safe to print: whatever a user typed
 /// (an argument, a path, an environment variable) may hold control characters, a
 /// newline or an escape sequence that would forge a second line or recolour the
@@ -54,7 +56,6 @@ public enum MessageText {
   }
 
   static func hex(_ value: UInt32, width: Int) -> String {
-    let digits = String(value, radix: 16, uppercase: true)
-    return String(repeating: "0", count: max(0, width - digits.count)) + digits
+    NumberFormat.digits(value, width: width, uppercase: true)
   }
 }

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Musl)
-  import Musl
-#endif
+import Platform
 
 /// Where a report goes, and the one policy for every file cmmio writes (`--output`,
 /// `--plot`, `--save`):
@@ -282,17 +278,8 @@ public struct OutputTarget: Sendable, Equatable {
   /// Writes every byte or throws (`EFBIG` past `RLIMIT_FSIZE` and `EPIPE` for a closed
   /// pipe arrive here because the executable ignores SIGXFSZ and SIGPIPE).
   static func writeAll(_ fd: Int32, _ text: String, path: String) throws(OutputSink.WriteError) {
-    var bytes = Array(text.utf8)
-    var done = 0
-    while done < bytes.count {
-      let count = bytes.count - done
-      let wrote = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress!.advanced(by: done), count) }
-      if wrote < 0 {
-        if errno == EINTR { continue }
-        throw OutputSink.WriteError(path: path, step: "write", code: errno)
-      }
-      if wrote == 0 { throw OutputSink.WriteError(path: path, step: "write", code: EIO) }
-      done += wrote
+    if let code = Platform.writeAll(fd, text.utf8) {
+      throw OutputSink.WriteError(path: path, step: "write", code: code)
     }
   }
 }

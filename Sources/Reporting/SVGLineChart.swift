@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Musl)
-  import Musl
-#endif
+import Platform
 
 /// A line chart as one self-contained SVG document: no external fonts, stylesheets or
 /// scripts, white background, so it opens the same in a browser, an image viewer or a

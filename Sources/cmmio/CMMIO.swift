@@ -1,13 +1,7 @@
 import ArgumentParser
-import CKVM
 import CMMIOEntry
 import KVM
-
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Musl)
-  import Musl
-#endif
+import Platform
 
 /// The `cmmio` command: exercises and benchmarks KVM coalesced MMIO and PIO.
 @main
@@ -51,7 +45,7 @@ struct CMMIO: ParsableCommand {
       } catch { error.exit() }
       exitIfInterrupted()
       warnAboutLibnuma()
-      Glibc.exit(0)
+      Platform.exit(0)
     }
     do {
       var command = try parseAsRoot()
@@ -65,7 +59,7 @@ struct CMMIO: ParsableCommand {
       let code = exitCode(for: error)
       if code == .success {
         print(fullMessage(for: error))
-        Glibc.exit(0)
+        Platform.exit(0)
       }
       let message = oneSentence(message(for: error))
       CLIFailure(code == .validationFailure ? .usage : .failure, message.isEmpty ? "\(error)" : message).exit()
@@ -97,10 +91,10 @@ struct CMMIO: ParsableCommand {
   }
 
   /// A run that succeeded although libnuma reported a problem (its numa_warn, see
-  /// `ckvm_numa_message`) says so in one line: the host's NUMA details may be incomplete.
+  /// `Host.numaMessage`) says so in one line: the host's NUMA details may be incomplete.
   private static func warnAboutLibnuma() {
-    guard let message = ckvm_numa_message() else { return }
-    let text = String(cString: message).trimmingTrailingPeriod()
+    guard let message = Host.numaMessage else { return }
+    let text = message.trimmingTrailingPeriod()
     standardError(
       CLIFailure.line("warning: libnuma reported \(text); the NUMA details of the host may be incomplete"))
   }

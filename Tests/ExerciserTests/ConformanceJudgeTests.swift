@@ -1,11 +1,8 @@
 import Exerciser
 import Guest
 import KVM
+import Platform
 import Testing
-
-#if canImport(Glibc)
-  import Glibc
-#endif
 
 /// Each verdict of `cmmio verify`, fed what a conforming kernel shows (it passes)
 /// and then wrong rings and wrong outcomes (it fails). No kernel involved.

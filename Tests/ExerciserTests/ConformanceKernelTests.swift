@@ -2,11 +2,8 @@ import CMMIOTestSupport
 import Exerciser
 import Guest
 import KVM
+import Platform
 import Testing
-
-#if canImport(Glibc)
-  import Glibc
-#endif
 
 /// `cmmio verify` against the running kernel: real guests on the real /dev/kvm.
 @Suite("verify on the real /dev/kvm", .enabled(if: KVMAvailability.usable, KVMAvailability.reason), .serialized)

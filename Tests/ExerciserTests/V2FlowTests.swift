@@ -1,13 +1,8 @@
 import Exerciser
 import Guest
 import KVM
+import Platform
 import Testing
-
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Musl)
-  import Musl
-#endif
 
 /// The proposed v2 API against `V2KernelDouble`. Each scenario that needs no fault injection
 /// also runs on the lab's patched kernel (docs/v2-kernel.md maps them).

@@ -1,12 +1,7 @@
 import Exerciser
 import Guest
 import KVM
-
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Musl)
-  import Musl
-#endif
+import Platform
 
 /// A double of the kernel side of the proposed v2 coalesced MMIO API ("KVM: Improve MMIO
 /// Coalescing API", third posting, 2024-08-20), following the posted semantics as
@@ -71,7 +66,7 @@ final class V2KernelDouble: CoalescedBufferOperations, GuestWriter {
   deinit {
     for buffer in buffers.values {
       buffer.page?.deallocate()
-      if let fd = buffer.fd { _ = Glibc.close(fd) }
+      if let fd = buffer.fd { _ = Platform.close(fd) }
     }
   }
 
@@ -162,10 +157,10 @@ final class V2KernelDouble: CoalescedBufferOperations, GuestWriter {
 
   func close(_ fd: Int32) {
     guard let id = id(of: fd) else {
-      _ = Glibc.close(fd)
+      _ = Platform.close(fd)
       return
     }
-    _ = Glibc.close(fd)
+    _ = Platform.close(fd)
     buffers[id]!.fd = nil
     if buffers[id]!.page == nil { release(id) }
   }

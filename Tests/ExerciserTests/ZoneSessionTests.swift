@@ -2,13 +2,8 @@ import CMMIOTestSupport
 import Exerciser
 import Guest
 import KVM
+import Platform
 import Testing
-
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Musl)
-  import Musl
-#endif
 
 /// Zone sessions on the real /dev/kvm with real guests: what this kernel does with register and
 /// unregister, every probe write checked for address, length, kind and data.

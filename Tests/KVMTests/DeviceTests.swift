@@ -51,7 +51,7 @@ struct KVMLayerTests {
     #expect(device.apiVersion == 12)
     let vm = try device.createVM()
     let offset = try vm.ringPageOffset()
-    #expect(offset == Int(try device.checkExtension(Capability.coalescedMMIO.rawValue)))
+    #expect(offset == Int(try device.checkExtension(.coalescedMMIO)))
     #expect(offset > 0)
     _ = try vm.addMemory(size: 0x10000)
     let vcpu = try vm.createVCPU()

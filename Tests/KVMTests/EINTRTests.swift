@@ -1,4 +1,3 @@
-import CKVM
 import CMMIOTestSupport
 import Foundation
 import Guest
@@ -65,7 +64,7 @@ private final class GuestThread<Result: Sendable>: Sendable {
       sigemptyset(&signals)
       for signal in [SIGUSR1, SIGINT, SIGTERM] { sigaddset(&signals, signal) }
       pthread_sigmask(SIG_UNBLOCK, &signals, nil)
-      state.withLock { $0.thread = UInt(ckvm_thread_self()) }
+      state.withLock { $0.thread = Interruption.currentThread }
       let result = body()
       state.withLock { $0.result = result }
     }
@@ -92,7 +91,7 @@ private final class GuestThread<Result: Sendable>: Sendable {
       let (thread, result) = state.withLock { ($0.thread, $0.result) }
       if let result { return (result, kicks) }
       if let thread {
-        #expect(ckvm_kick_thread(UInt(thread)) == 0)
+        #expect(Interruption.kick(thread) == 0)
         kicks += 1
       }
       usleep(microseconds)
@@ -131,12 +130,12 @@ private struct RunOutcome: Sendable {
   .enabled(if: KVMAvailability.usable, KVMAvailability.reason))
 struct EINTRTests {
   init() {
-    ckvm_install_interrupt_handlers()
+    Interruption.install()
   }
 
   @Test("a signal sent to the thread inside KVM_RUN makes VCPU.run() return .interrupted")
   func runReturnsInterrupted() throws {
-    #expect(ckvm_interrupt_signal() == 0)
+    #expect(Interruption.signal == nil)
     let machine = try GuestMachine(device: KVMDevice())
     // A delay loop of seconds at this host's emulation speed, then hlt: a kick ends
     // the run long before, unless EINTR is not reported.
@@ -152,14 +151,14 @@ struct EINTRTests {
     let (exits, kicks) = guest.kickUntilDone()
     #expect(kicks >= 1)
     #expect(exits == [.interrupted], "the run ended with \(exits) after \(kicks) kicks")
-    #expect(ckvm_interrupt_signal() == 0)
+    #expect(Interruption.signal == nil)
   }
 
   @Test(
     "GuestRunner retries KVM_RUN after EINTR and still sees every write, in order",
     arguments: [(IOSpace.mmio, UInt32(169)), (.mmio, 1), (.pio, 169), (.pio, 1)])
   func runnerRetries(space: IOSpace, ringSize: UInt32) throws {
-    #expect(ckvm_interrupt_signal() == 0)
+    #expect(Interruption.signal == nil)
     let machine = try GuestMachine(device: KVMDevice())
     let writes: UInt32 = 600
     let address = space == .mmio ? GuestLayout.mmioDevice : UInt64(GuestLayout.pioDevice)
@@ -184,12 +183,12 @@ struct EINTRTests {
     // A ring of K makes at most every (K+1)th write exit; an EINTR drains early,
     // so it can only make fewer writes exit, never lose one.
     #expect(counts.writeExits <= Int(writes) / (Int(ringSize) + 1))
-    #expect(ckvm_interrupt_signal() == 0)
+    #expect(Interruption.signal == nil)
   }
 
   @Test("a kick after the deadline ends the run with .timedOut")
   func deadlineInThePast() throws {
-    #expect(ckvm_interrupt_signal() == 0)
+    #expect(Interruption.signal == nil)
     let machine = try GuestMachine(device: KVMDevice())
     machine.load(longLoop())
     let vcpu = try machine.addVCPU()
@@ -204,8 +203,8 @@ struct EINTRTests {
 
   @Test("SIGINT inside KVM_RUN ends the run with .interrupted(SIGINT), not a retry")
   func sigintIsNotRetried() throws {
-    #expect(ckvm_interrupt_signal() == 0)
-    defer { ckvm_clear_interrupt() }
+    #expect(Interruption.signal == nil)
+    defer { Interruption.clear() }
     let machine = try GuestMachine(device: KVMDevice())
     machine.load(longLoop())
     let vcpu = try machine.addVCPU()
@@ -215,6 +214,6 @@ struct EINTRTests {
     // If SIGINT arrived before KVM_RUN began, later kicks find it recorded.
     let (outcome, _) = guest.kickUntilDone()
     #expect(outcome.error == .interrupted(signal: SIGINT))
-    #expect(ckvm_interrupt_signal() == SIGINT)
+    #expect(Interruption.signal == SIGINT)
   }
 }

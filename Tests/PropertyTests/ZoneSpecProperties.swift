@@ -1,4 +1,5 @@
 import KVM
+import Parsing
 import PropertyBased
 import Testing
 

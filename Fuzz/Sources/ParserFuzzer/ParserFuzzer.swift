@@ -1,4 +1,5 @@
 import KVM
+import Parsing
 
 /// libFuzzer's entry point: every input goes through each command-line parser
 /// that takes free text from the user (`--cpus`, `ADDR:SIZE[:pio]`,

@@ -1,11 +1,6 @@
 import Guest
 import KVM
-
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Musl)
-  import Musl
-#endif
+import Platform
 
 /// Where the engine is, for a progress line: sent before each run starts.
 public struct BenchProgress: Sendable {
@@ -186,7 +181,7 @@ final class CaseSetup {
       machine = try GuestMachine(device: device)
       if let node = configuration.numaNode {
         // Before anything touches the pages, so they are allocated on the node.
-        ThreadPinning.placeMemory(machine.memory.mapping.base, length: machine.memory.size, onNode: node)
+        Host.placeMemory(machine.memory.mapping.base, length: machine.memory.size, onNode: node)
       }
       var created: [VCPU] = []
       for index in 0..<key.vcpus {
@@ -411,7 +406,7 @@ final class CaseSetup {
         let expected = Double(writes) / (size + 1)
         guard abs(Double(writeExits) - expected) <= 1 else {
           return "\(writeExits) write exits for \(writes) writes, where a ring of \(ExitCheck.sizeText(size)) gives "
-            + "\(writes)/(K + 1) = \(JSONNumber.format(expected)) within one"
+            + "\(writes)/(K + 1) = \(NumberFormat.compact(expected)) within one"
         }
         return nil
       }

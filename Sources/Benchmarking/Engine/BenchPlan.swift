@@ -1,11 +1,6 @@
 import Guest
 import KVM
-
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Musl)
-  import Musl
-#endif
+import Platform
 
 /// One result to measure: its key, and where each thread is pinned.
 public struct BenchCase: Sendable, Equatable {
@@ -41,12 +36,9 @@ public struct BenchPlan: Sendable {
   /// The has-room arithmetic the probe showed, which every ring cursor models.
   public var ringArithmetic: HasRoomArithmetic? { ring?.arithmetic }
 
-  /// The most vCPUs a VM may have here: `KVM_CAP_MAX_VCPUS` (66), else `KVM_CAP_NR_VCPUS` (9),
-  /// bounded by the guest layout.
+  /// The most vCPUs a VM may have here (`KVMDevice.maxVCPUs`), bounded by the guest layout.
   public static func maximumVCPUs(_ device: KVMDevice) -> Int {
-    let kernel = (try? device.checkExtension(66)).map(Int.init) ?? 0
-    let fallback = (try? device.checkExtension(9)).map(Int.init) ?? 1
-    return min(kernel > 0 ? kernel : max(fallback, 1), GuestPlacement.maximumVCPUs)
+    min(device.maxVCPUs, GuestPlacement.maximumVCPUs)
   }
 
   /// Checks `configuration` and lays out its cases. `configuration.ringSizes` must already be
@@ -63,13 +55,13 @@ public struct BenchPlan: Sendable {
       try requireV2(device)
     }
     if config.modes.contains(.ioeventfd) {
-      let answer = (try? device.checkExtension(Capability.ioeventfd.rawValue)) ?? 0
+      let answer = (try? device.checkExtension(.ioeventfd)) ?? 0
       guard answer > 0 else { throw .featureMissing(.ioeventfd) }
     }
     if usesRing {
       guard ringCapacity > 0 else { throw .featureMissing(.coalescedMMIO) }
       if config.space == .pio {
-        let pio = (try? device.checkExtension(Capability.coalescedPIO.rawValue)) ?? 0
+        let pio = (try? device.checkExtension(.coalescedPIO)) ?? 0
         guard pio > 0 else { throw .featureMissing(.coalescedPIO) }
       }
       // No model predicts this kernel: no ring size could be set, so none is claimed.
@@ -91,7 +83,7 @@ public struct BenchPlan: Sendable {
       guard let list else { continue }
       let offline = ThreadPinning.offline(list, online: host.cpusOnline)
       if !offline.isEmpty { throw .cpusOffline(setting, cpus: offline, online: host.cpusOnline) }
-      if let allowed = ThreadPinning.allowedCPUs() {
+      if let allowed = Host.allowedCPUs() {
         let outside = ThreadPinning.offline(list, online: allowed)
         if !outside.isEmpty { throw .cpusNotAllowed(setting, cpus: outside, allowed: allowed) }
       }

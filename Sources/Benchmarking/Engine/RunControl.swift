@@ -1,20 +1,14 @@
-import CKVM
 import Guest
 import KVM
+import Platform
 import Synchronization
-
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Musl)
-  import Musl
-#endif
 
 /// Why a run was ended before every guest reached `hlt`.
 enum StopReason: Int, Sendable {
   case none = 0
   /// SIGINT or SIGTERM.
   case interrupted = 1
-  /// `--timeout` passed.
+  /// The run's timeout passed.
   case timedOut = 2
   /// Another thread of the run failed.
   case failed = 3

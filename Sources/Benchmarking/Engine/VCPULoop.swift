@@ -1,14 +1,8 @@
-import CKVM
 import Guest
 import KVM
+import Platform
 
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Musl)
-  import Musl
-#endif
-
-/// Why a run failed (exit status 1 at the command line).
+/// Why a run failed.
 public enum BenchFailure: Error, Sendable, Equatable, CustomStringConvertible {
   /// An ioctl or system call failed (`KVM_RUN`, `KVM_SET_REGS`, `pthread_create`, …).
   case system(SystemCallError)
@@ -17,7 +11,7 @@ public enum BenchFailure: Error, Sendable, Equatable, CustomStringConvertible {
   case unexpectedExit(vcpu: Int, exit: String, rip: UInt64)
   /// A thread could not be pinned to a CPU (`pthread_setaffinity_np`'s error).
   case pinning(cpu: Int, code: Int32)
-  /// `--timeout` passed before every guest halted.
+  /// The run's timeout passed before every guest halted.
   case timedOut(seconds: Double, what: String)
 
   public var description: String {
@@ -25,11 +19,11 @@ public enum BenchFailure: Error, Sendable, Equatable, CustomStringConvertible {
     case .system(let error): return error.description
     case .corruption(let error): return error.description
     case .unexpectedExit(let vcpu, let exit, let rip):
-      return "vCPU \(vcpu)'s guest stopped with \(exit) at rip 0x\(String(rip, radix: 16))"
+      return "vCPU \(vcpu)'s guest stopped with \(exit) at rip \(NumberFormat.hex(rip))"
     case .pinning(let cpu, let code):
       return "pinning a thread to CPU \(cpu) failed: \(Errno.name(code)) (\(Errno.text(code)))"
     case .timedOut(let seconds, let what):
-      return "\(what) did not finish within \(JSONNumber.format(seconds)) seconds (--timeout)"
+      return "\(what) did not finish within \(NumberFormat.compact(seconds)) seconds"
     }
   }
 }
@@ -75,10 +69,10 @@ final class VCPUWorker: @unchecked Sendable {
 
   /// Runs on the vCPU's own thread.
   func run(control: RunControl, drain: DrainCoordinator) {
-    ThreadPinning.prepareBenchThreadSignals()
+    Interruption.prepareVCPUThread()
     var result = VCPURunRecord()
     if let cpu {
-      let code = ThreadPinning.pinCurrentThread(to: cpu)
+      let code = Host.pinCurrentThread(to: cpu)
       if code != 0 { result.failure = .pinning(cpu: cpu, code: code) }
     }
     control.waitAtStart()
@@ -92,8 +86,7 @@ final class VCPUWorker: @unchecked Sendable {
   }
 
   private func loop(control: RunControl, drain: DrainCoordinator, into result: inout VCPURunRecord) {
-    let fd = vcpu.descriptor.rawValue
-    let run = vcpu.runState
+    let vcpu = self.vcpu
     let doorbell = self.doorbell
     var latency = RunLatency()
     var writeExits = 0
@@ -101,66 +94,41 @@ final class VCPUWorker: @unchecked Sendable {
     var kvmRuns = 0
     var halted = false
     var failure: BenchFailure?
-    result.observedCPU = ThreadPinning.currentCPU()
+    result.observedCPU = Host.currentCPU()
     let start = Clock.monotonicNanoseconds()
     loop: while true {
       let before = Clock.monotonicNanoseconds()
-      let status = ckvm_ioctl_int(fd, CKVM_RUN, 0)
-      let after = Clock.monotonicNanoseconds()
-      if status != 0 {
-        let code = errno
-        // EINTR is a kick; any other errno (EAGAIN and ENOMEM from an environment that
-        // refuses the VM's worker thread or memory) answers the same on a retry: fail.
-        if code == EINTR {
-          // A kick: leave if the run is being stopped, else go straight back in.
-          if control.stopReason != .none { break loop }
-          continue
-        }
-        failure = .system(SystemCallError(operation: "KVM_RUN", code: code))
+      let exit: VCPUExit
+      do {
+        // An interruption is a kick: go straight back in unless the run is being stopped.
+        // Any errno (EAGAIN and ENOMEM from an environment that refuses the VM's worker
+        // thread or memory) answers the same on a retry: fail.
+        exit = try vcpu.run(resumingWhile: { control.stopReason == .none })
+      } catch {
+        failure = .system(error)
         break loop
       }
+      let after = Clock.monotonicNanoseconds()
+      if case .interrupted = exit { break loop }
       kvmRuns &+= 1
       latency.record(after &- before)
-      switch Int32(run.pointee.exit_reason) {
-      case KVM_EXIT_MMIO:
-        let mmio = run.pointee.mmio
-        if mmio.is_write != 0 {
-          writeExits &+= 1
-          let raw = withUnsafeBytes(of: mmio.data) { $0.loadUnaligned(as: UInt64.self) }
-          drain.drainAtExit(
-            address: mmio.phys_addr, length: mmio.len, space: .mmio,
-            data: maskToLength(UInt64(littleEndian: raw), mmio.len),
-            isWrite: true)
-        } else if mmio.phys_addr == doorbell {
-          // The flush: a read of a non-coalesced register; the device answers whatever is there.
-          readExits &+= 1
-          drain.drainAtExit()
-        } else {
-          failure = unexpected("KVM_EXIT_MMIO read of 0x\(String(mmio.phys_addr, radix: 16))")
-          break loop
-        }
-      case KVM_EXIT_IO:
-        let io = run.pointee.io
-        guard io.direction == UInt8(KVM_EXIT_IO_OUT), io.count == 1, io.size <= 8 else {
-          failure = unexpected("KVM_EXIT_IO (direction \(io.direction), count \(io.count)) at port \(io.port)")
-          break loop
-        }
+      switch exit {
+      case .mmio(let address, let length, true, let data):
         writeExits &+= 1
-        var data: UInt64 = 0
-        withUnsafeMutableBytes(of: &data) {
-          $0.copyMemory(
-            from: UnsafeRawBufferPointer(
-              start: UnsafeRawPointer(run).advanced(by: Int(io.data_offset)), count: Int(io.size)))
-        }
-        drain.drainAtExit(
-          address: UInt64(io.port), length: UInt32(io.size), space: .pio, data: UInt64(littleEndian: data),
-          isWrite: true)
-      case KVM_EXIT_HLT:
+        drain.drainAtExit(address: address, length: length, space: .mmio, data: data, isWrite: true)
+      case .mmio(let address, _, false, _) where address == doorbell:
+        // The flush: a read of a non-coalesced register; the device answers whatever is there.
+        readExits &+= 1
+        drain.drainAtExit()
+      case .io(let port, let size, true, 1, let data) where size <= 8:
+        writeExits &+= 1
+        drain.drainAtExit(address: UInt64(port), length: size, space: .pio, data: data, isWrite: true)
+      case .halt:
         drain.drainAtExit(halted: true)
         halted = true
         break loop
       default:
-        failure = unexpected(vcpu.decodeExit().kernelName)
+        failure = unexpected(exit)
         break loop
       }
     }
@@ -175,8 +143,21 @@ final class VCPUWorker: @unchecked Sendable {
     if failure != nil { control.requestStop(.failed) }
   }
 
+  /// An exit the benchmark guest never makes, described as the kernel names it.
+  private func unexpected(_ exit: VCPUExit) -> BenchFailure {
+    switch exit {
+    case .mmio(let address, _, false, _):
+      return unexpected("KVM_EXIT_MMIO read of \(NumberFormat.hex(address))")
+    case .io(let port, _, let isOut, let count, _):
+      // kvm_run.io.direction as the kernel numbers it: KVM_EXIT_IO_IN 0, KVM_EXIT_IO_OUT 1.
+      return unexpected("KVM_EXIT_IO (direction \(isOut ? 1 : 0), count \(count)) at port \(port)")
+    default:
+      return unexpected(exit.kernelName)
+    }
+  }
+
   private func unexpected(_ exit: String) -> BenchFailure {
-    .unexpectedExit(vcpu: index, exit: exit, rip: (try? vcpu.registers().rip) ?? 0)
+    .unexpectedExit(vcpu: index, exit: exit, rip: (try? vcpu.instructionPointer()) ?? 0)
   }
 }
 
@@ -195,9 +176,9 @@ final class DrainerWorker: @unchecked Sendable {
   }
 
   func run(control: RunControl, drain: DrainCoordinator, vcpus: Int) {
-    ThreadPinning.prepareBenchThreadSignals()
+    Interruption.prepareVCPUThread()
     if let cpu {
-      let code = ThreadPinning.pinCurrentThread(to: cpu)
+      let code = Host.pinCurrentThread(to: cpu)
       if code != 0 { failure = .pinning(cpu: cpu, code: code) }
     }
     control.waitAtStart()
@@ -205,7 +186,7 @@ final class DrainerWorker: @unchecked Sendable {
       control.requestStop(.failed)
       return
     }
-    observedCPU = ThreadPinning.currentCPU()
+    observedCPU = Host.currentCPU()
     while control.finishedVCPUs < vcpus && control.stopReason == .none {
       if let pollFD {
         // Wakes when a coalesced write makes the ring non-empty (POLLIN); the 1 ms timeout

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Musl)
-  import Musl
-#endif
+import Platform
 
 /// The two-sided Mann–Whitney U test (Wilcoxon rank-sum) of two independent samples,
 /// and the distribution-free confidence interval of a shift that goes with it.

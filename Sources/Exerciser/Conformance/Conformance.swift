@@ -1,5 +1,6 @@
 import Guest
 import KVM
+import Platform
 
 /// `cmmio verify`: the running kernel's coalesced MMIO/PIO behaviour checked
 /// against what `virt/kvm/coalesced_mmio.c` does, in the spirit of the kernel's own
@@ -54,7 +55,7 @@ public enum Conformance {
     /// An entry found in the ring (drained before the exit that follows it).
     case coalesced(RingEntry)
     /// A write that exited: `KVM_EXIT_MMIO` with `is_write`, or `KVM_EXIT_IO` out.
-    case writeExit(IOSpace, address: UInt64, length: UInt32, data: UInt64)
+    case writeExit(GuestWrite)
     /// A read that exited: `KVM_EXIT_MMIO` without `is_write`, or `KVM_EXIT_IO` in.
     case readExit(IOSpace, address: UInt64, length: UInt32)
     /// `KVM_EXIT_HLT`: the program's end.
@@ -62,14 +63,19 @@ public enum Conformance {
     /// Any other exit (shutdown, internal error, …), described.
     case unexpected(String)
 
+    /// A write that exited, given by its fields.
+    public static func writeExit(_ space: IOSpace, address: UInt64, length: UInt32, data: UInt64) -> Event {
+      .writeExit(GuestWrite(space: space, address: address, length: length, data: data))
+    }
+
     /// The event an exit is, as the guest made it.
     public init(exit: VCPUExit) {
+      if let write = exit.write {
+        self = .writeExit(write)
+        return
+      }
       switch exit {
-      case .mmio(let address, let length, true, let data):
-        self = .writeExit(.mmio, address: address, length: length, data: data)
       case .mmio(let address, let length, false, _): self = .readExit(.mmio, address: address, length: length)
-      case .io(let port, let size, true, _, let data):
-        self = .writeExit(.pio, address: UInt64(port), length: size, data: data)
       case .io(let port, let size, false, _, _): self = .readExit(.pio, address: UInt64(port), length: size)
       case .halt: self = .halt
       default: self = .unexpected("\(exit.kernelName) (\(exit))")
@@ -79,22 +85,17 @@ public enum Conformance {
     /// `write` delivered as `delivery`: the event a conforming kernel shows for it.
     public init(_ write: ExpectedWrite, _ delivery: Delivery) {
       switch delivery {
-      case .coalesced:
-        self = .coalesced(RingEntry(address: write.address, length: write.length, space: write.space, data: write.data))
-      case .exit:
-        self = .writeExit(write.space, address: write.address, length: write.length, data: write.data)
+      case .coalesced: self = .coalesced(write)
+      case .exit: self = .writeExit(write)
       }
     }
 
     public var description: String {
-      func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
       switch self {
-      case .coalesced(let entry):
-        return "coalesced \(entry.space) write of \(entry.length) at \(hex(entry.address)) data \(hex(entry.data))"
-      case .writeExit(let space, let address, let length, let data):
-        return "exit on \(space) write of \(length) at \(hex(address)) data \(hex(data))"
+      case .coalesced(let write): return "coalesced \(write)"
+      case .writeExit(let write): return "exit on \(write)"
       case .readExit(let space, let address, let length):
-        return "exit on \(space) read of \(length) at \(hex(address))"
+        return "exit on \(space) read of \(length) at \(NumberFormat.hex(address))"
       case .halt: return "hlt"
       case .unexpected(let text): return text
       }

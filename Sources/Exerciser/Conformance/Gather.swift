@@ -130,15 +130,13 @@ extension Conformance {
     /// Reads are resumed with whatever `kvm_run` holds as their data: no guest
     /// here uses a value it read.
     static func runToExit(_ vcpu: VCPU) throws -> Event {
-      for _ in 0..<exitLimit {
-        let exit = try vcpu.run()
-        if exit == .interrupted {
-          if let signal = Interruption.signal { throw Interrupted(signal: signal) }
-          vcpu.setImmediateExit(false)
-          continue
-        }
-        return Event(exit: exit)
-      }
+      var interruptions = 0
+      let exit = try vcpu.run(resumingWhile: {
+        interruptions += 1
+        return Interruption.signal == nil && interruptions < exitLimit
+      })
+      guard exit == .interrupted else { return Event(exit: exit) }
+      if let signal = Interruption.signal { throw Interrupted(signal: signal) }
       throw Unavailable("KVM_RUN was interrupted \(exitLimit) times in a row")
     }
 
@@ -147,7 +145,7 @@ extension Conformance {
       guard try vm.ringPageOffset() > 0 else {
         throw Unavailable("KVM_CHECK_EXTENSION(KVM_CAP_COALESCED_MMIO) answered 0: this kernel has no coalesced ring")
       }
-      if space == .pio, try vm.checkExtension(Capability.coalescedPIO.rawValue) <= 0 {
+      if space == .pio, try vm.checkExtension(.coalescedPIO) <= 0 {
         throw Unavailable("KVM_CHECK_EXTENSION(KVM_CAP_COALESCED_PIO) answered 0: no coalesced port I/O")
       }
     }

@@ -1,11 +1,6 @@
 import Guest
 import KVM
-
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Musl)
-  import Musl
-#endif
+import Platform
 
 extension Conformance {
   /// The verdicts: pure functions of observations, so a test can hand each one a
@@ -29,7 +24,7 @@ extension Conformance {
       }
       let usable = sweep.usable
       let writes = sweep.writes.first.map {
-        "\($0.length)-byte \($0.space) writes to 0x\(String($0.address, radix: 16))"
+        "\($0.length)-byte \($0.space) writes to \(NumberFormat.hex($0.address))"
       }
       return Check(
         name: name, passed: true,
@@ -214,7 +209,7 @@ extension Conformance {
               + (flag <= 1 ? "return 0" : "fail with EINVAL"))
         }
       }
-      let rejected = observed.attempts.filter { $0.flag > 1 }.map { "0x" + String($0.flag, radix: 16) }
+      let rejected = observed.attempts.filter { $0.flag > 1 }.map { NumberFormat.hex($0.flag) }
       return Check(
         name: name, passed: true,
         detail: "pio = 0 and 1 accepted; pio = \(rejected.joined(separator: ", ")) each failed with EINVAL")

@@ -1,11 +1,6 @@
 import Guest
 import KVM
-
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Musl)
-  import Musl
-#endif
+import Platform
 
 /// One system call of the v2 flow and what came back.
 public struct BufferStep: Sendable, Equatable {
@@ -22,12 +17,8 @@ public struct BufferStep: Sendable, Equatable {
   public var succeeded: Bool { error == nil }
 }
 
-/// One property of the posted semantics, checked.
-public struct BufferCheck: Sendable, Equatable {
-  public var name: String
-  public var passed: Bool
-  public var detail: String
-}
+/// One property of the posted semantics, checked: a verdict like `verify`'s.
+public typealias BufferCheck = Conformance.Check
 
 /// Everything a `create-buffer` run found.
 public struct BufferExerciseResult: Sendable, Equatable {

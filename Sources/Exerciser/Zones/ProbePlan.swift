@@ -1,5 +1,6 @@
 import Guest
 import KVM
+import Platform
 
 /// One guest write target: an MMIO address or a port.
 public struct Probe: Hashable, Sendable, CustomStringConvertible {
@@ -11,9 +12,9 @@ public struct Probe: Hashable, Sendable, CustomStringConvertible {
     self.space = space
   }
 
-  /// `0x…` or `0x…:pio`, as the command line writes it.
+  /// `0x…` or `0x…:pio`, the form `ZoneSpec.probe` reads.
   public var description: String {
-    "0x" + String(address, radix: 16) + (space == .pio ? ":pio" : "")
+    NumberFormat.hex(address) + (space == .pio ? ":pio" : "")
   }
 }
 
@@ -34,7 +35,7 @@ public enum ProbePlan {
     switch probe.space {
     case .mmio:
       if probe.address < UInt64(GuestLayout.ramSize) {
-        return "it is inside guest RAM (0x0-0x\(String(GuestLayout.ramSize - 1, radix: 16))), where a store never "
+        return "it is inside guest RAM (0x0-\(NumberFormat.hex(GuestLayout.ramSize - 1))), where a store never "
           + "reaches a device"
       }
       guard probe.address <= 0x1_0000_0000 - length else {

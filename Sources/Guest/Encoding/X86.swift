@@ -1,3 +1,5 @@
+import Platform
+
 /// One encoded instruction with its mnemonic, so every guest can print a listing.
 public struct Instruction: Equatable, Sendable {
   public var bytes: [UInt8]
@@ -117,5 +119,5 @@ public enum X86 {
     [UInt8(value & 0xFF), UInt8((value >> 8) & 0xFF), UInt8((value >> 16) & 0xFF), UInt8(value >> 24)]
   }
 
-  static func hex(_ value: UInt32) -> String { "0x" + String(value, radix: 16) }
+  static func hex(_ value: UInt32) -> String { NumberFormat.hex(value) }
 }

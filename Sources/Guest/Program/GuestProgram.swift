@@ -1,24 +1,9 @@
 import KVM
+import Platform
 
 /// A guest write the program will make, in program order: what the runner expects
 /// to find, in the ring or as an exit.
-public struct ExpectedWrite: Equatable, Sendable, CustomStringConvertible {
-  public var space: IOSpace
-  public var address: UInt64
-  public var length: UInt32
-  public var data: UInt64
-
-  public init(space: IOSpace, address: UInt64, length: UInt32, data: UInt64) {
-    self.space = space
-    self.address = address
-    self.length = length
-    self.data = data
-  }
-
-  public var description: String {
-    "\(space) write of \(length) at 0x\(String(address, radix: 16)) data 0x\(String(data, radix: 16))"
-  }
-}
+public typealias ExpectedWrite = GuestWrite
 
 /// A real-mode guest program: instructions at `GuestLayout.codeAddress`, with a
 /// listing anyone can check, and (for straight-line programs) the writes it makes.
@@ -97,26 +82,18 @@ public struct GuestProgram: Sendable, Equatable {
   public var listing: String {
     var lines: [String] = []
     for (address, instruction) in instructions {
-      let hexBytes = instruction.bytes.map { byte in
-        let text = String(byte, radix: 16)
-        return text.count == 1 ? "0" + text : text
-      }.joined(separator: " ")
-      let addressText = String(address, radix: 16)
-      let padded = String(repeating: "0", count: max(0, 4 - addressText.count)) + addressText
-      lines.append("0x\(padded)  \(hexBytes.padding(to: 24))\(instruction.mnemonic)")
+      let hexBytes = instruction.bytes.map { NumberFormat.digits($0, width: 2) }.joined(separator: " ")
+      lines.append("0x\(NumberFormat.digits(address, width: 4))  \(hexBytes.padding(to: 24))\(instruction.mnemonic)")
     }
     for (address, value) in constants {
-      lines.append("0x\(String(address, radix: 16))  .quad 0x\(String(value, radix: 16))")
+      lines.append("\(NumberFormat.hex(address))  .quad \(NumberFormat.hex(value))")
     }
     return lines.joined(separator: "\n") + "\n"
   }
 
   /// The bytes as lowercase hex, space-separated: comparable with `cmmio-ref --show-guest`.
   public var hex: String {
-    bytes.map { byte in
-      let text = String(byte, radix: 16)
-      return text.count == 1 ? "0" + text : text
-    }.joined(separator: " ")
+    bytes.map { NumberFormat.digits($0, width: 2) }.joined(separator: " ")
   }
 }
 

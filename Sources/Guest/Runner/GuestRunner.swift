@@ -1,11 +1,5 @@
-import CKVM
 import KVM
-
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Musl)
-  import Musl
-#endif
+import Platform
 
 /// How a guest write reached userspace.
 public enum Delivery: String, Sendable, Equatable {
@@ -15,34 +9,46 @@ public enum Delivery: String, Sendable, Equatable {
   case exit
 }
 
-/// A guest write as userspace saw it.
+/// A guest write as userspace saw it: the write, and how it arrived.
 public struct ObservedWrite: Equatable, Sendable, CustomStringConvertible {
-  public var space: IOSpace
-  public var address: UInt64
-  public var length: UInt32
-  public var data: UInt64
+  public var write: GuestWrite
   public var delivery: Delivery
 
-  public init(space: IOSpace, address: UInt64, length: UInt32, data: UInt64, delivery: Delivery) {
-    self.space = space
-    self.address = address
-    self.length = length
-    self.data = data
+  public init(_ write: GuestWrite, delivery: Delivery) {
+    self.write = write
     self.delivery = delivery
   }
 
+  public init(space: IOSpace, address: UInt64, length: UInt32, data: UInt64, delivery: Delivery) {
+    self.init(GuestWrite(space: space, address: address, length: length, data: data), delivery: delivery)
+  }
+
+  /// An entry found in the ring.
   public init(_ entry: RingEntry) {
-    self.init(space: entry.space, address: entry.address, length: entry.length, data: entry.data, delivery: .coalesced)
+    self.init(entry, delivery: .coalesced)
+  }
+
+  public var space: IOSpace {
+    get { write.space }
+    set { write.space = newValue }
+  }
+  public var address: UInt64 {
+    get { write.address }
+    set { write.address = newValue }
+  }
+  public var length: UInt32 {
+    get { write.length }
+    set { write.length = newValue }
+  }
+  public var data: UInt64 {
+    get { write.data }
+    set { write.data = newValue }
   }
 
   /// Whether this is the write `expected` describes: address, length, kind and data.
-  public func matches(_ expected: ExpectedWrite) -> Bool {
-    space == expected.space && address == expected.address && length == expected.length && data == expected.data
-  }
+  public func matches(_ expected: ExpectedWrite) -> Bool { write == expected }
 
-  public var description: String {
-    "\(space) write of \(length) at 0x\(String(address, radix: 16)) data 0x\(String(data, radix: 16)) (\(delivery.rawValue))"
-  }
+  public var description: String { "\(write) (\(delivery.rawValue))" }
 }
 
 /// What one run of a guest cost.
@@ -72,7 +78,7 @@ public enum GuestRunError: Error, Sendable, Equatable, CustomStringConvertible {
   case unexpectedExit(VCPUExit, rip: UInt64)
   /// SIGINT or SIGTERM arrived.
   case interrupted(signal: Int32)
-  /// The run went past its deadline (`--timeout`): the timeout's length, when it was given as one.
+  /// The run went past its deadline: the timeout's length, when it was given as one.
   case timedOut(seconds: Double?)
 
   public var description: String {
@@ -80,9 +86,9 @@ public enum GuestRunError: Error, Sendable, Equatable, CustomStringConvertible {
     case .kvm(let error): return error.description
     case .corruption(let error): return error.description
     case .unexpectedExit(let exit, let rip):
-      return "the guest stopped with \(exit.kernelName) at rip 0x\(String(rip, radix: 16)) (\(exit))"
+      return "the guest stopped with \(exit.kernelName) at rip \(NumberFormat.hex(rip)) (\(exit))"
     case .interrupted(let signal): return Interrupted(signal: signal).description
-    case .timedOut(let seconds?): return "the guest did not halt within \(JSONNumber.format(seconds)) seconds"
+    case .timedOut(let seconds?): return "the guest did not halt within \(NumberFormat.compact(seconds)) seconds"
     case .timedOut(nil): return "the guest did not halt before its deadline"
     }
   }
@@ -117,10 +123,23 @@ public struct GuestRunner {
   /// Runs until `hlt`, calling `observe` for each write in guest order.
   public mutating func run(_ observe: (ObservedWrite) -> Void) throws(GuestRunError) -> RunCounts {
     var counts = RunCounts()
+    let deadline = self.deadline
     while true {
       let exit: VCPUExit
-      do { exit = try vcpu.run() } catch { throw .kvm(error) }
-      counts.runs += 1
+      do {
+        // Each interruption was one KVM_RUN; resume unless SIGINT or SIGTERM arrived or
+        // the deadline passed.
+        exit = try vcpu.run(resumingWhile: {
+          counts.runs += 1
+          counts.interruptions += 1
+          if Interruption.signal != nil { return false }
+          if let deadline, Clock.monotonicNanoseconds() >= deadline { return false }
+          return true
+        })
+      } catch {
+        throw .kvm(error)
+      }
+      if exit != .interrupted { counts.runs += 1 }
       if cursor != nil {
         do {
           counts.ringEntries += try cursor!.drain { observe(ObservedWrite($0)) }
@@ -128,28 +147,23 @@ public struct GuestRunner {
           throw .corruption(error)
         }
       }
+      if let write = exit.write {
+        counts.writeExits += 1
+        observe(ObservedWrite(write, delivery: .exit))
+        continue
+      }
       switch exit {
       case .halt:
         return counts
-      case .mmio(let address, let length, true, let data):
-        counts.writeExits += 1
-        observe(ObservedWrite(space: .mmio, address: address, length: length, data: data, delivery: .exit))
-      case .io(let port, let size, true, _, let data):
-        counts.writeExits += 1
-        observe(ObservedWrite(space: .pio, address: UInt64(port), length: size, data: data, delivery: .exit))
-      case .mmio(_, _, false, _), .io(_, _, false, _, _):
+      case .mmio, .io:
         // A read: the device answers 0 (kvm_run's data is already zeroed or stale; clear it).
         counts.readExits += 1
-        clearReadData()
+        vcpu.answerReadWithZero()
       case .interrupted:
-        counts.interruptions += 1
         if let signal = Interruption.signal { throw .interrupted(signal: signal) }
-        if let deadline, Clock.monotonicNanoseconds() >= deadline {
-          throw .timedOut(seconds: timeout)
-        }
-        vcpu.setImmediateExit(false)
+        throw .timedOut(seconds: timeout)
       default:
-        let rip = (try? vcpu.registers().rip) ?? 0
+        let rip = (try? vcpu.instructionPointer()) ?? 0
         throw .unexpectedExit(exit, rip: rip)
       }
     }
@@ -162,9 +176,6 @@ public struct GuestRunner {
     return (writes, counts)
   }
 
-  private func clearReadData() {
-    vcpu.runState.pointee.mmio.data = (0, 0, 0, 0, 0, 0, 0, 0)
-  }
 }
 
 /// Monotonic time, for deadlines and run timing.
@@ -184,16 +195,5 @@ public enum Clock {
     let nanoseconds = seconds * 1e9
     guard nanoseconds < Double(UInt64.max - now) else { return UInt64.max }
     return now + UInt64(nanoseconds)
-  }
-}
-
-/// Number formatting without Foundation.
-public enum JSONNumber {
-  /// A compact decimal form of `value` (up to 3 decimals).
-  public static func format(_ value: Double) -> String {
-    guard value.isFinite, abs(value) < 1e15 else { return "\(value)" }
-    let scaled = (value * 1000).rounded() / 1000
-    if scaled == scaled.rounded() { return String(Int64(scaled)) }
-    return "\(scaled)"
   }
 }

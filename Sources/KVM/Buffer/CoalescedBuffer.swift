@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Musl)
-  import Musl
-#endif
+import Platform
 
 /// Why no v2 buffer could be had.
 public enum BufferCreationError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -14,7 +10,7 @@ public enum BufferCreationError: Error, Sendable, Equatable, CustomStringConvert
   /// An fd came back but it is not a coalesced MMIO buffer (closed at once).
   case notABuffer(target: String)
 
-  /// Whether this means the kernel lacks the v2 API (exit status 3).
+  /// Whether this means the kernel lacks the v2 API, rather than that the ioctl failed.
   public var meansAbsent: Bool {
     switch self {
     case .absent, .notABuffer: true

@@ -1,10 +1,5 @@
 import CKVM
-
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Musl)
-  import Musl
-#endif
+import Platform
 
 /// `struct kvm_coalesced_mmio_zone2` of the proposed v2 API (third posting, 2024-08-20):
 /// a zone plus the buffer fd whose ring receives its writes.
@@ -47,7 +42,7 @@ public struct BufferZone: Hashable, Sendable, CustomStringConvertible {
   }
 
   public var description: String {
-    "0x\(String(address, radix: 16)):0x\(String(size, radix: 16)) pio \(pioFlag) on fd \(bufferFD)"
+    "\(NumberFormat.hex(address)):\(NumberFormat.hex(size)) pio \(pioFlag) on fd \(bufferFD)"
   }
 }
 
@@ -126,7 +121,7 @@ public final class KernelBufferOperations: CoalescedBufferOperations {
 
   public func pollIn(_ fd: Int32) throws(SystemCallError) -> Bool {
     var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-    try Errno.retrying("poll of coalesced MMIO buffer fd \(fd)") { Glibc.poll(&entry, 1, 0) }
+    try Errno.retrying("poll of coalesced MMIO buffer fd \(fd)") { Platform.poll(&entry, 1, 0) }
     if entry.revents & Int16(POLLNVAL) != 0 {
       throw SystemCallError(operation: "poll of coalesced MMIO buffer fd \(fd)", code: EBADF)
     }
@@ -134,6 +129,6 @@ public final class KernelBufferOperations: CoalescedBufferOperations {
   }
 
   public func close(_ fd: Int32) {
-    _ = Glibc.close(fd)
+    _ = Platform.close(fd)
   }
 }

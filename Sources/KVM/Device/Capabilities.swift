@@ -15,7 +15,7 @@ public struct Capabilities: Sendable, Equatable {
   /// One slot always stays empty.
   public var usableEntries: Int { coalescedMMIO ? ringEntries - 1 : 0 }
 
-  /// Features a script can `--require`, by their command-line names.
+  /// The features a caller can require, each under a stable name (the raw value).
   public enum Feature: String, Sendable, CaseIterable {
     case coalescedMMIO = "coalesced-mmio"
     case coalescedPIO = "coalesced-pio"
@@ -42,9 +42,9 @@ public struct Capabilities: Sendable, Equatable {
       host: Host.current(),
       ringPageOffset: try vm.ringPageOffset(),
       ringEntries: Int(CoalescedRing.capacity(pageSize: Host.pageSize)),
-      coalescedPIO: try vm.checkExtension(Capability.coalescedPIO.rawValue) > 0,
-      binaryStats: try vm.checkExtension(Capability.binaryStats.rawValue) > 0,
-      ioeventfd: try vm.checkExtension(Capability.ioeventfd.rawValue) > 0,
+      coalescedPIO: try vm.checkExtension(.coalescedPIO) > 0,
+      binaryStats: try vm.checkExtension(.binaryStats) > 0,
+      ioeventfd: try vm.checkExtension(.ioeventfd) > 0,
       mmio2: MMIO2Probe.run(on: vm))
   }
 }

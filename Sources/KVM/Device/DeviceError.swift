@@ -1,4 +1,6 @@
-/// Why the KVM device could not be used: each case is a distinct, explained failure.
+/// Why the KVM device could not be used: each case is a distinct failure. `description`
+/// states what happened; what to do about it is the caller's to say (the command line
+/// names its own options).
 public enum DeviceError: Error, Sendable, Equatable, CustomStringConvertible {
   /// open(2) gave `ENOENT`: no such path (KVM not loaded, or not exposed to this container).
   case missing(path: String)
@@ -16,9 +18,9 @@ public enum DeviceError: Error, Sendable, Equatable, CustomStringConvertible {
   public var description: String {
     switch self {
     case .missing(let path):
-      return "Cannot open \(path): ENOENT (No such file or directory); load the kvm module or pass --device."
+      return "Cannot open \(path): ENOENT (No such file or directory)."
     case .permissionDenied(let path):
-      return "Cannot open \(path): EACCES (Permission denied); add this user to the 'kvm' group or run as root."
+      return "Cannot open \(path): EACCES (Permission denied)."
     case .notADevice(let path, let kind):
       return "Cannot use \(path): it is \(kind), not the KVM character device."
     case .notKVM(let path, let error):

@@ -1,10 +1,5 @@
 import CKVM
-
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Musl)
-  import Musl
-#endif
+import Platform
 
 /// The KVM system fd (`/dev/kvm`): capability queries and VM creation.
 ///
@@ -12,7 +7,7 @@ import CKVM
 public final class KVMDevice: @unchecked Sendable {
   /// The only API version the kernel has ever had (`KVM_API_VERSION`).
   public static let expectedAPIVersion: Int32 = 12
-  /// Where the device lives unless `--device` or `CMMIO_DEVICE` say otherwise.
+  /// Where the device lives unless the caller names another path.
   public static let defaultPath = "/dev/kvm"
 
   public let path: String
@@ -48,8 +43,16 @@ public final class KVMDevice: @unchecked Sendable {
   }
 
   /// `KVM_CHECK_EXTENSION` on the system fd: 0 when absent, else a capability-specific value.
-  public func checkExtension(_ capability: Int32) throws(SystemCallError) -> Int32 {
-    try descriptor.ioctl("KVM_CHECK_EXTENSION", CKVM_CHECK_EXTENSION, value: UInt(capability))
+  public func checkExtension(_ capability: Capability) throws(SystemCallError) -> Int32 {
+    try descriptor.ioctl("KVM_CHECK_EXTENSION", CKVM_CHECK_EXTENSION, value: UInt(capability.rawValue))
+  }
+
+  /// The most vCPUs one VM may have here: `KVM_CAP_MAX_VCPUS`, else (a kernel that
+  /// answers 0 or fails) `KVM_CAP_NR_VCPUS`, else 1, as the kernel's api.rst says.
+  public var maxVCPUs: Int {
+    let most = (try? checkExtension(.maxVCPUs)).map(Int.init) ?? 0
+    if most > 0 { return most }
+    return max((try? checkExtension(.recommendedVCPUs)).map(Int.init) ?? 1, 1)
   }
 
   /// `KVM_GET_VCPU_MMAP_SIZE`: bytes to map from each vCPU fd (kvm_run plus the ring page and more).

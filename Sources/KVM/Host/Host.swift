@@ -1,11 +1,6 @@
 import CKVM
 import CNuma
-
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Musl)
-  import Musl
-#endif
+import Platform
 
 /// What the machine is: kernel, KVM backend, page size, CPUs and NUMA nodes.
 /// Every report carries it, so figures are never separated from where they ran.
@@ -72,7 +67,36 @@ public struct Host: Sendable, Equatable {
   }
 
   /// The CPU the calling thread runs on now (`sched_getcpu`).
+  @inline(__always)
   public static func currentCPU() -> Int { Int(ckvm_current_cpu()) }
+
+  /// Pins the calling thread to `cpu` (`pthread_setaffinity_np`). Returns 0, or the
+  /// error number (`EINVAL` for a CPU the process may not use).
+  public static func pinCurrentThread(to cpu: Int) -> Int32 {
+    ckvm_pin_current_thread(Int32(truncatingIfNeeded: cpu))
+  }
+
+  /// The CPUs this process may run on (`sched_getaffinity` through libnuma), or nil if
+  /// that cannot be read. A CPU can be online yet outside the set (`taskset`, cpusets).
+  public static func allowedCPUs() -> CPUList? {
+    guard let mask = numa_allocate_cpumask() else { return nil }
+    defer { numa_bitmask_free(mask) }
+    guard numa_sched_getaffinity(0, mask) >= 0 else { return nil }
+    let possible = Int(mask.pointee.size)
+    return CPUList((0..<possible).filter { numa_bitmask_isbitset(mask, UInt32($0)) != 0 })
+  }
+
+  /// Binds `length` bytes at `base` to NUMA node `node` (`numa_tonode_memory`, an
+  /// `mbind(MPOL_BIND)`), so the pages are allocated there when first touched.
+  /// Without NUMA support in the kernel there is one node and nothing to do.
+  public static func placeMemory(_ base: UnsafeMutableRawPointer, length: Int, onNode node: Int) {
+    guard numa_available() >= 0 else { return }
+    numa_tonode_memory(base, length, Int32(node))
+  }
+
+  /// The first problem libnuma reported through `numa_warn(3)` or `numa_error(3)`
+  /// (which the C shim defines so they do not print), or nil.
+  public static var numaMessage: String? { ckvm_numa_message().map { String(cString: $0) } }
 
   private static func numaNodes(online: CPUList) -> [NUMANode] {
     guard numa_available() >= 0 else {

@@ -1,28 +1,5 @@
 import Synchronization
 
-/// One decoded `struct kvm_coalesced_mmio` entry.
-public struct RingEntry: Equatable, Hashable, Sendable, CustomStringConvertible {
-  /// Guest physical address, or the port number for PIO (`phys_addr`).
-  public var address: UInt64
-  /// Bytes written (`len`), 1 to 8.
-  public var length: UInt32
-  /// MMIO or PIO (the entry's `pio` field).
-  public var space: IOSpace
-  /// The written bytes, little-endian, masked to `length` (the kernel leaves the rest stale).
-  public var data: UInt64
-
-  public init(address: UInt64, length: UInt32, space: IOSpace, data: UInt64) {
-    self.address = address
-    self.length = length
-    self.space = space
-    self.data = data
-  }
-
-  public var description: String {
-    "\(space) 0x\(String(address, radix: 16)) len \(length) data 0x\(String(data, radix: 16))"
-  }
-}
-
 /// The ring's indexes were not what the kernel can produce: never read past them.
 public struct RingCorruption: Error, Sendable, Equatable, CustomStringConvertible {
   /// Which index (`first` or `last`) was out of range.

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Musl)
-  import Musl
-#endif
+import Platform
 
 /// The binary statistics file of a VM or vCPU (`KVM_GET_STATS_FD`).
 ///

@@ -1,10 +1,5 @@
 import CKVM
-
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Musl)
-  import Musl
-#endif
+import Platform
 
 /// An owned file descriptor, closed exactly once when its owner goes away.
 ///
@@ -18,7 +13,7 @@ public final class OwnedDescriptor: @unchecked Sendable {
   /// Closes now rather than at deinit; later calls do nothing.
   public func close() {
     guard rawValue >= 0 else { return }
-    _ = Glibc.close(rawValue)
+    _ = Platform.close(rawValue)
     rawValue = -1
   }
 

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Musl)
-  import Musl
-#endif
+import Platform
 
 /// Small, Foundation-free file reads for /proc and /sys (keeps start-up fast).
 public enum TextFile {
@@ -14,7 +10,7 @@ public enum TextFile {
     var bytes: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 4096)
     while bytes.count < limit {
-      let got = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+      let got = chunk.withUnsafeMutableBytes { Platform.read(fd, $0.baseAddress, $0.count) }
       if got < 0 {
         if errno == EINTR { continue }
         return nil

@@ -1,10 +1,6 @@
 import CKVM
-
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Musl)
-  import Musl
-#endif
+import Platform
+import Synchronization
 
 /// A vCPU fd and its `kvm_run` mapping.
 ///
@@ -17,18 +13,21 @@ public final class VCPU: @unchecked Sendable {
   public let vm: VirtualMachine
   public let descriptor: OwnedDescriptor
   private let mapping: OwnedMapping
-  /// The shared `struct kvm_run`.
-  public let runState: UnsafeMutablePointer<kvm_run>
+  /// The shared `struct kvm_run`, which `run()` reads in place.
+  @usableFromInline let state: UnsafeMutablePointer<kvm_run>
   /// The VM's coalesced ring, seen through this vCPU's mapping; nil where the
   /// kernel lacks `KVM_CAP_COALESCED_MMIO`.
   public let ring: CoalescedRing?
+
+  /// The start of the vCPU's mapping (`struct kvm_run`, then the ring page).
+  public var runState: UnsafeMutableRawPointer { UnsafeMutableRawPointer(state) }
 
   init(id: UInt32, vm: VirtualMachine, descriptor: OwnedDescriptor, mapping: OwnedMapping, ringPageOffset: Int) {
     self.id = id
     self.vm = vm
     self.descriptor = descriptor
     self.mapping = mapping
-    self.runState = mapping.base.assumingMemoryBound(to: kvm_run.self)
+    self.state = mapping.base.assumingMemoryBound(to: kvm_run.self)
     let pageSize = Host.pageSize
     if ringPageOffset > 0, (ringPageOffset + 1) * pageSize <= mapping.length {
       ring = CoalescedRing(page: mapping.base.advanced(by: ringPageOffset * pageSize), pageSize: pageSize)
@@ -37,56 +36,61 @@ public final class VCPU: @unchecked Sendable {
     }
   }
 
-  /// `KVM_RUN` once. `EINTR` (a signal: a kick, SIGINT, a timeout) is returned as
-  /// `.interrupted` so the caller can look at why and decide. Every other errno is
-  /// thrown, never retried: `EAGAIN` (the kernel could not start the VM's worker
-  /// thread under a pids or `RLIMIT_NPROC` limit) and `ENOMEM` answer the same on
-  /// every retry, so a retry loop would spin; `SystemCallError.isEnvironmentFailure`
-  /// marks them.
+  /// `KVM_RUN` once: the one place cmmio enters a guest. `EINTR` (a signal: a kick,
+  /// SIGINT, a timeout) is returned as `.interrupted` so the caller can look at why and
+  /// decide. Every other errno is thrown, never retried: `EAGAIN` (the kernel could
+  /// not start the VM's worker thread under a pids or `RLIMIT_NPROC` limit) and
+  /// `ENOMEM` answer the same on every retry, so a retry loop would spin;
+  /// `SystemCallError.isEnvironmentFailure` marks them.
+  ///
+  /// Inlined into its callers (the benchmark's loop among them): the exit is decoded by
+  /// loading each field straight from the mapped `kvm_run`, with no call and no copy
+  /// of the structure between the ioctl and the caller's `switch`.
+  @inlinable @inline(__always)
   public func run() throws(SystemCallError) -> VCPUExit {
     if ckvm_ioctl_int(descriptor.rawValue, CKVM_RUN, 0) == -1 {
       let code = errno
       if code == EINTR { return .interrupted }
       throw SystemCallError(operation: "KVM_RUN", code: code)
     }
-    return decodeExit()
+    return VCPUExit(reading: state)
+  }
+
+  /// `KVM_RUN` until it returns an exit, going back in after each interruption while
+  /// `resume()` says so; when it says not to, answers `.interrupted`. `resume` is asked
+  /// once per interruption (a caller may count them there).
+  ///
+  /// The one place `kvm_run.immediate_exit` is cleared. A stopper sets its flag, then
+  /// `immediate_exit`, then signals the thread (the kernel's recipe for a kick without a
+  /// race); here `immediate_exit` is cleared first and the flag read after a full fence,
+  /// so a stop is either seen by `resume()` or leaves `immediate_exit` set for the next
+  /// `KVM_RUN`, never lost between the two.
+  @inlinable @inline(__always)
+  public func run(resumingWhile resume: () -> Bool) throws(SystemCallError) -> VCPUExit {
+    while true {
+      let exit = try run()
+      guard case .interrupted = exit else { return exit }
+      state.pointee.immediate_exit = 0
+      atomicMemoryFence(ordering: .sequentiallyConsistent)
+      guard resume() else { return .interrupted }
+    }
   }
 
   /// Sets `kvm_run.immediate_exit`: while set, `KVM_RUN` returns `EINTR` at once.
   /// Used with a signal to kick a vCPU out of the guest without a race.
   public func setImmediateExit(_ on: Bool) {
-    runState.pointee.immediate_exit = on ? 1 : 0
+    state.pointee.immediate_exit = on ? 1 : 0
   }
 
-  /// Decodes `kvm_run` after a `KVM_RUN` that returned 0.
-  public func decodeExit() -> VCPUExit {
-    let run = runState
-    switch Int32(run.pointee.exit_reason) {
-    case KVM_EXIT_MMIO:
-      let mmio = run.pointee.mmio
-      let raw = withUnsafeBytes(of: mmio.data) { $0.loadUnaligned(as: UInt64.self) }
-      let isWrite = mmio.is_write != 0
-      return .mmio(
-        address: mmio.phys_addr, length: mmio.len, isWrite: isWrite,
-        data: isWrite ? maskToLength(raw, mmio.len) : 0)
-    case KVM_EXIT_IO:
-      let io = run.pointee.io
-      let isOut = io.direction == UInt8(KVM_EXIT_IO_OUT)
-      var data: UInt64 = 0
-      if isOut {
-        let size = min(Int(io.size), 8)
-        let source = UnsafeRawPointer(run).advanced(by: Int(io.data_offset))
-        withUnsafeMutableBytes(of: &data) { $0.copyMemory(from: UnsafeRawBufferPointer(start: source, count: size)) }
-      }
-      return .io(port: io.port, size: UInt32(io.size), isOut: isOut, count: io.count, data: UInt64(littleEndian: data))
-    case KVM_EXIT_HLT: return .halt
-    case KVM_EXIT_INTR: return .interrupted
-    case KVM_EXIT_SHUTDOWN: return .shutdown
-    case KVM_EXIT_FAIL_ENTRY:
-      return .failEntry(reason: run.pointee.fail_entry.hardware_entry_failure_reason)
-    case KVM_EXIT_INTERNAL_ERROR: return .internalError(suberror: run.pointee.internal.suberror)
-    default: return .other(reason: run.pointee.exit_reason)
-    }
+  /// Answers the MMIO read that exited with 0: `kvm_run.mmio.data` is what the guest
+  /// reads when `KVM_RUN` resumes, and the kernel leaves whatever was there.
+  public func answerReadWithZero() {
+    state.pointee.mmio.data = (0, 0, 0, 0, 0, 0, 0, 0)
+  }
+
+  /// The guest's instruction pointer (`KVM_GET_REGS`), for messages about an exit.
+  public func instructionPointer() throws(SystemCallError) -> UInt64 {
+    try registers().rip
   }
 
   /// `KVM_GET_REGS`.

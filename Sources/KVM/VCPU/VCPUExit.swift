@@ -34,12 +34,55 @@ public enum VCPUExit: Equatable, Sendable {
     }
   }
 
-  /// The write this exit carries, if it is one: (space, address or port, length, data).
-  public var write: (space: IOSpace, address: UInt64, length: UInt32, data: UInt64)? {
+  /// The write this exit carries, if it is one.
+  public var write: GuestWrite? {
     switch self {
-    case .mmio(let address, let length, true, let data): (.mmio, address, length, data)
-    case .io(let port, let size, true, _, let data): (.pio, UInt64(port), size, data)
+    case .mmio(let address, let length, true, let data):
+      GuestWrite(space: .mmio, address: address, length: length, data: data)
+    case .io(let port, let size, true, _, let data):
+      GuestWrite(space: .pio, address: UInt64(port), length: size, data: data)
     default: nil
+    }
+  }
+}
+
+extension VCPUExit {
+  /// Decodes `kvm_run` after a `KVM_RUN` that returned 0: the one decoder. It reads
+  /// the fields of the exit in place from the mapping; written data is masked to the
+  /// access's length (the kernel does not clear the rest of `mmio.data`).
+  @inlinable @inline(__always)
+  init(reading run: UnsafeMutablePointer<kvm_run>) {
+    switch Int32(run.pointee.exit_reason) {
+    case KVM_EXIT_MMIO:
+      let length = run.pointee.mmio.len
+      let address = run.pointee.mmio.phys_addr
+      guard run.pointee.mmio.is_write != 0 else {
+        self = .mmio(address: address, length: length, isWrite: false, data: 0)
+        return
+      }
+      let raw = withUnsafeBytes(of: run.pointee.mmio.data) { $0.loadUnaligned(as: UInt64.self) }
+      self = .mmio(
+        address: address, length: length, isWrite: true, data: maskToLength(UInt64(littleEndian: raw), length))
+    case KVM_EXIT_IO:
+      let size = run.pointee.io.size
+      let isOut = run.pointee.io.direction == UInt8(KVM_EXIT_IO_OUT)
+      var data: UInt64 = 0
+      if isOut {
+        // The first element, at `data_offset` from the start of `kvm_run`.
+        let source = UnsafeRawPointer(run).advanced(by: Int(run.pointee.io.data_offset))
+        withUnsafeMutableBytes(of: &data) {
+          $0.copyMemory(from: UnsafeRawBufferPointer(start: source, count: min(Int(size), 8)))
+        }
+      }
+      self = .io(
+        port: run.pointee.io.port, size: UInt32(size), isOut: isOut, count: run.pointee.io.count,
+        data: UInt64(littleEndian: data))
+    case KVM_EXIT_HLT: self = .halt
+    case KVM_EXIT_INTR: self = .interrupted
+    case KVM_EXIT_SHUTDOWN: self = .shutdown
+    case KVM_EXIT_FAIL_ENTRY: self = .failEntry(reason: run.pointee.fail_entry.hardware_entry_failure_reason)
+    case KVM_EXIT_INTERNAL_ERROR: self = .internalError(suberror: run.pointee.internal.suberror)
+    default: self = .other(reason: run.pointee.exit_reason)
     }
   }
 }

@@ -1,4 +1,5 @@
 import CKVM
+import Platform
 
 /// A coalesced zone: `struct kvm_coalesced_mmio_zone` in typed form.
 ///
@@ -42,7 +43,7 @@ public struct CoalescedZone: Hashable, Sendable, CustomStringConvertible {
 
   /// `ADDR:SIZE` or `ADDR:SIZE:pio`, hex addresses as `0x…`.
   public var description: String {
-    let base = "0x" + String(address, radix: 16) + ":0x" + String(size, radix: 16)
+    let base = NumberFormat.hex(address) + ":" + NumberFormat.hex(size)
     return space == .pio ? base + ":pio" : base
   }
 }

@@ -1,10 +1,5 @@
 import CKVM
-
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Musl)
-  import Musl
-#endif
+import Platform
 
 /// An eventfd(2) that `KVM_IOEVENTFD` signals: the kernel adds 1 to its 64-bit counter for
 /// each guest write that matches, without the write reaching userspace.

@@ -1,10 +1,5 @@
 import CKVM
-
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Musl)
-  import Musl
-#endif
+import Platform
 
 /// A VM fd: memory slots, coalesced zones, vCPUs.
 ///
@@ -21,13 +16,13 @@ public final class VirtualMachine: @unchecked Sendable {
   }
 
   /// `KVM_CHECK_EXTENSION` on the VM fd, which may differ from the system fd's answer.
-  public func checkExtension(_ capability: Int32) throws(SystemCallError) -> Int32 {
-    try descriptor.ioctl("KVM_CHECK_EXTENSION", CKVM_CHECK_EXTENSION, value: UInt(capability))
+  public func checkExtension(_ capability: Capability) throws(SystemCallError) -> Int32 {
+    try descriptor.ioctl("KVM_CHECK_EXTENSION", CKVM_CHECK_EXTENSION, value: UInt(capability.rawValue))
   }
 
   /// `KVM_CHECK_EXTENSION(KVM_CAP_COALESCED_MMIO)`: the ring's page offset in each vCPU mapping, 0 if absent.
   public func ringPageOffset() throws(SystemCallError) -> Int {
-    Int(try checkExtension(Capability.coalescedMMIO.rawValue))
+    Int(try checkExtension(.coalescedMMIO))
   }
 
   /// Allocates `size` bytes of guest RAM at `guestAddress` and installs it as `slot`

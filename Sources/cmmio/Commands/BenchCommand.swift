@@ -3,13 +3,8 @@ import BenchReporting
 import Benchmarking
 import Guest
 import KVM
+import Platform
 import Reporting
-
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Musl)
-  import Musl
-#endif
 
 /// `cmmio bench`: coalesced writes against plain exits, across ring sizes, drains and CPUs.
 struct BenchCommand: ParsableCommand {
@@ -325,10 +320,10 @@ struct BenchCommand: ParsableCommand {
       text += "# \(mode.rawValue) \(config.space): \(config.writes) writes to "
       text +=
         mode == .ram
-        ? "RAM 0x\(String(placement.base, radix: 16))" : "\(config.space) 0x\(String(placement.base, radix: 16))"
+        ? "RAM \(NumberFormat.hex(placement.base))" : "\(config.space) \(NumberFormat.hex(placement.base))"
       if config.vcpus > 1 {
         text +=
-          " (vCPU i writes base + 8·i from its own copy at 0x\(String(placement.origin(ofVCPU: 0), radix: 16)) + 0x40·i)"
+          " (vCPU i writes base + 8·i from its own copy at \(NumberFormat.hex(placement.origin(ofVCPU: 0))) + 0x40·i)"
       }
       text += "\n# bytes: \(program.hex)\n" + program.listing + "\n"
     }

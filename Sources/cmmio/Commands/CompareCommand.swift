@@ -1,13 +1,8 @@
 import ArgumentParser
 import BenchReporting
 import KVM
+import Platform
 import Reporting
-
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Musl)
-  import Musl
-#endif
 
 /// `cmmio compare`: an A/B test of two saved bench reports. It reads files only and
 /// never opens the KVM device, so it has no `--device`.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Exerciser
 import KVM
+import Parsing
 
 /// A malformed `--zone`, `--range` or `--probe` value. ArgumentParser prints it as
 /// "The value 'X' is invalid for '--zone <ADDR:SIZE[:pio]>': REASON" and exits 64.

@@ -1,5 +1,6 @@
 import Exerciser
 import KVM
+import Platform
 import Reporting
 
 /// `cmmio create-buffer` output. Only ever produced on a kernel with the v2 API; none here has
@@ -72,7 +73,7 @@ struct BufferReport: Report {
       if let buffer = probe.buffer { mapped += " (buffer \(buffer))" }
       let after = index < result.probesAfterClose.count ? result.probesAfterClose[index].outcome?.rawValue : nil
       table.append([
-        ZoneReport.hex(probe.probe.address), probe.probe.space.rawValue, ZoneReport.hex(probe.write.data), mapped,
+        NumberFormat.hex(probe.probe.address), probe.probe.space.rawValue, NumberFormat.hex(probe.write.data), mapped,
         after ?? "unaccounted",
       ])
     }

@@ -1,6 +1,7 @@
 import Exerciser
 import Guest
 import KVM
+import Platform
 import Reporting
 
 /// `cmmio register` / `cmmio unregister` output: the JSON document of docs/cli.md (schema,
@@ -11,8 +12,6 @@ struct ZoneReport: Report {
   var command: String
   var devicePath: String
   var result: ZoneSessionResult
-
-  static func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
 
   // MARK: JSON
 
@@ -106,13 +105,13 @@ struct ZoneReport: Report {
       var outcome = probe.outcome?.rawValue ?? "unaccounted"
       if let buffer = probe.buffer { outcome += " (buffer \(buffer))" }
       table.append([
-        Self.hex(probe.probe.address), probe.probe.space.rawValue, String(probe.write.length),
-        Self.hex(probe.write.data), outcome,
+        NumberFormat.hex(probe.probe.address), probe.probe.space.rawValue, String(probe.write.length),
+        NumberFormat.hex(probe.write.data), outcome,
       ])
     }
     for skipped in result.skipped {
       table.append([
-        Self.hex(skipped.probe.address), skipped.probe.space.rawValue, "", "", "skipped: \(skipped.reason)",
+        NumberFormat.hex(skipped.probe.address), skipped.probe.space.rawValue, "", "", "skipped: \(skipped.reason)",
       ])
     }
     return table
@@ -180,28 +179,29 @@ struct ZoneReport: Report {
     var rows: [[String]] = []
     for operation in result.operations {
       rows.append([
-        "operation", operation.kind.rawValue, operation.ioctl, Self.hex(operation.zone.address),
-        Self.hex(UInt64(operation.zone.size)), String(operation.zone.space == .pio),
+        "operation", operation.kind.rawValue, operation.ioctl, NumberFormat.hex(operation.zone.address),
+        NumberFormat.hex(UInt64(operation.zone.size)), String(operation.zone.space == .pio),
         operation.succeeded ? "ok" : "error", operation.error?.errnoName ?? "", "", "", "", Self.message(operation),
       ])
     }
     for probe in result.probes {
       rows.append([
-        "probe", "", "", Self.hex(probe.probe.address), "", String(probe.probe.space == .pio), "", "",
-        String(probe.write.length), Self.hex(probe.write.data), probe.outcome?.rawValue ?? "unaccounted",
+        "probe", "", "", NumberFormat.hex(probe.probe.address), "", String(probe.probe.space == .pio), "", "",
+        String(probe.write.length), NumberFormat.hex(probe.write.data), probe.outcome?.rawValue ?? "unaccounted",
         probe.buffer.map { "buffer \($0)" } ?? "",
       ])
     }
     for skipped in result.skipped {
       rows.append([
-        "skipped", "", "", Self.hex(skipped.probe.address), "", String(skipped.probe.space == .pio), "", "", "", "",
+        "skipped", "", "", NumberFormat.hex(skipped.probe.address), "", String(skipped.probe.space == .pio), "", "", "",
+        "",
         "skipped", skipped.reason,
       ])
     }
     for verdict in result.zonesAfter {
       let present = verdict.present.map { $0 ? "present" : "absent" } ?? "unknown"
       rows.append([
-        "zone", "", "", Self.hex(verdict.zone.address), Self.hex(UInt64(verdict.zone.size)),
+        "zone", "", "", NumberFormat.hex(verdict.zone.address), NumberFormat.hex(UInt64(verdict.zone.size)),
         String(verdict.zone.space == .pio), verdict.registered ? "registered" : "not registered", "", "", "", present,
         verdict.evidence,
       ])

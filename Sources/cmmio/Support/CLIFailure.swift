@@ -1,15 +1,9 @@
 import Benchmarking
-import CKVM
 import Exerciser
 import Guest
 import KVM
+import Platform
 import Reporting
-
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Musl)
-  import Musl
-#endif
 
 /// The exit statuses every subcommand shares (the contract in docs/cli.md).
 enum ExitStatus: Int32 {
@@ -40,8 +34,8 @@ struct CLIFailure: Error, CustomStringConvertible {
 
   /// Prints `cmmio: <message>` on stderr and exits with the status.
   func exit() -> Never {
-    standardError(Self.line(message, libnuma: ckvm_numa_message().map { String(cString: $0) }))
-    Glibc.exit(status.rawValue)
+    standardError(Self.line(message, libnuma: Host.numaMessage))
+    Platform.exit(status.rawValue)
   }
 
   /// The one line printed for `message`: escaped and cut (`MessageText`), with what
@@ -58,7 +52,8 @@ struct CLIFailure: Error, CustomStringConvertible {
   static func from(_ error: any Error) -> CLIFailure {
     switch error {
     case let failure as CLIFailure: return failure
-    case let device as DeviceError: return CLIFailure(.kvmUnusable, device.description)
+    case let device as DeviceError:
+      return CLIFailure(.kvmUnusable, DeviceRemedy.sentence(for: device, source: .defaultPath))
     // The environment refused (KVM_RUN's EAGAIN or ENOMEM): KVM cannot run guests here (exit 2).
     case let system as SystemCallError where system.isEnvironmentFailure:
       return CLIFailure(.kvmUnusable, system.description)
@@ -66,6 +61,7 @@ struct CLIFailure: Error, CustomStringConvertible {
       return CLIFailure(.kvmUnusable, system.description)
     case BenchFailure.system(let system) where system.isEnvironmentFailure:
       return CLIFailure(.kvmUnusable, system.description)
+    case BenchFailure.timedOut: return CLIFailure(.failure, "\(error) (--timeout)")
     case let system as SystemCallError: return CLIFailure(.failure, system.description)
     case let write as OutputSink.WriteError: return CLIFailure(.failure, write.description)
     case let corruption as RingCorruption: return CLIFailure(.failure, corruption.description)
@@ -87,16 +83,9 @@ extension String {
   func trimmingTrailingPeriod() -> String { hasSuffix(".") ? String(dropLast()) : self }
 }
 
-/// Writes to stderr unbuffered.
+/// Writes to stderr unbuffered; a stderr that cannot be written has no one to tell.
 func standardError(_ text: String) {
-  var bytes = Array(text.utf8)
-  var done = 0
-  while done < bytes.count {
-    let count = bytes.count - done
-    let wrote = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress!.advanced(by: done), count) }
-    if wrote <= 0 { return }
-    done += wrote
-  }
+  _ = writeAll(2, text.utf8)
 }
 
 /// Runs `body`, turning any error into the matching `CLIFailure`.

@@ -1,12 +1,7 @@
 import ArgumentParser
 import KVM
+import Platform
 import Reporting
-
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Musl)
-  import Musl
-#endif
 
 /// `--format` and `--output`: how a report is printed and where it goes. Every subcommand
 /// has them; `compare`, which opens no device, has only them.

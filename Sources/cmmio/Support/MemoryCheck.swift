@@ -1,10 +1,5 @@
 import KVM
-
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Musl)
-  import Musl
-#endif
+import Platform
 
 /// The up-front check for memory: the Swift runtime ends the process with a stack trace
 /// when an allocation fails, so before any work cmmio reserves (and at once releases)

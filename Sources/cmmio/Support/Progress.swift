@@ -1,10 +1,5 @@
 import Benchmarking
-
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Musl)
-  import Musl
-#endif
+import Platform
 
 /// The one progress line `cmmio bench` keeps on stderr while it measures: the case,
 /// run i of R, and an estimate of the time left. Only when stderr is a terminal

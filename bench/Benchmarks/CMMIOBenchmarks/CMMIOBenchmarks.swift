@@ -2,6 +2,7 @@ import BenchReporting
 import Benchmark
 import Benchmarking
 import KVM
+import Parsing
 import Reporting
 
 /// A ring page the benchmark owns and fills as the kernel would: `entries` filled

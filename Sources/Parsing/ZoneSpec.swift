@@ -1,5 +1,8 @@
-/// Parsers for the command line's `ADDR`, `SIZE`, `ADDR:SIZE[:pio]` and `ADDR[:pio]`
-/// values: decimal or `0x` hex, checked against the kernel's field widths.
+import KVM
+
+/// The text forms of a zone and a probe, `ADDR`, `SIZE`, `ADDR:SIZE[:pio]` and
+/// `ADDR[:pio]`: decimal or `0x` hex, checked against the kernel's field widths.
+/// A module of its own so that the KVM layer holds no parser of user input.
 public enum ZoneSpec {
   /// Why a value was rejected; `description` is one sentence for stderr.
   public struct ParseError: Error, Sendable, Equatable, CustomStringConvertible {
