@@ -1,3 +1,5 @@
+import Platform
+
 /// OpenMetrics text (the exposition format Prometheus scrapes), gauges only: a report's
 /// figures as metric families, each with `# TYPE`, `# UNIT` where the name ends in a unit,
 /// `# HELP`, its samples, and `# EOF` at the end.
@@ -57,11 +59,12 @@ public enum OpenMetrics {
     return out + "# EOF\n"
   }
 
-  /// Integers without a point, others in Swift's shortest round-trip form (`0.00588`,
-  /// `1e-05`), both valid OpenMetrics numbers.
+  /// `NumberFormat.shortest`: integers without a point, others in the shortest
+  /// round-trip form (`0.00588`, `1e-05`), both valid OpenMetrics numbers; `NaN` and
+  /// `+Inf`/`-Inf` as OpenMetrics spells them (`add` leaves them out anyway).
   public static func number(_ value: Double) -> String {
-    if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
-    return "\(value)"
+    if let text = NumberFormat.shortest(value) { return text }
+    return value.isNaN ? "NaN" : value > 0 ? "+Inf" : "-Inf"
   }
 
   /// Label values escape `\`, `"` and newline (OpenMetrics §escaping).

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Musl)
-  import Musl
-#endif
+import Platform
 
 /// How a report was made: when, by which build, with which command line, and the host
 /// settings that move benchmark figures (kernel command line, frequency governor, boost,
