@@ -60,6 +60,9 @@ let package = Package(
     // host object every report carries. A library so its renderers can be tested.
     .target(name: "BenchReporting", dependencies: ["Benchmarking", "Reporting", "KVM"]),
 
+    // `BuildInfo` for the command line: the git commit it was built from (scripts/build-info.sh).
+    .plugin(name: "BuildInfo", capability: .buildTool()),
+
     // The command line: one file per subcommand, plus reporters.
     .executableTarget(
       name: "cmmio",
@@ -74,7 +77,8 @@ let package = Package(
         "Reporting",
         "BenchReporting",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
-      ]
+      ],
+      plugins: ["BuildInfo"]
     ),
 
     // What the test targets share: the KVM availability gate, running the built binary.

@@ -1,4 +1,5 @@
 import Benchmarking
+import KVM
 import Reporting
 
 /// Why two reports cannot be compared: the wrong kind of file is a usage error (exit
@@ -33,6 +34,17 @@ public struct BenchComparison: Sendable {
   public struct Side: Sendable {
     public var path: String
     public var kernelRelease: String?
+    /// The report's own `provenance` object, as it was saved; nil in a report without one.
+    public var provenance: JSONValue?
+
+    /// " (kernel 6.12.1; 2026-11-30T06:40:00Z, commit 1a2b3c4d5e6f)": what the table says of a side.
+    var note: String {
+      var parts = kernelRelease.map { ["kernel \($0)"] } ?? []
+      if let timestamp = provenance?["timestamp"]?.text {
+        parts.append(timestamp + (provenance?["git_commit"]?.text.map { ", commit \($0.prefix(12))" } ?? ""))
+      }
+      return parts.isEmpty ? "" : " (" + parts.joined(separator: "; ") + ")"
+    }
   }
 
   /// One result of a report: its configuration and its kept runs' writes/s.
@@ -62,6 +74,8 @@ public struct BenchComparison: Sendable {
   public var rows: [Row]
   /// (side, entry) in file order, baseline's first.
   public var unmatched: [(side: String, entry: Entry)]
+  /// How this comparison was made (its own command line, build and time).
+  public var provenance: Provenance?
 
   /// Matches `baselineDocument`'s results with `candidateDocument`'s; a configuration
   /// present several times in both is paired in order of appearance.
@@ -79,8 +93,12 @@ public struct BenchComparison: Sendable {
     }
     let baselineEntries = try Self.entries(baselineDocument, path: baselinePath)
     let candidateEntries = try Self.entries(candidateDocument, path: candidatePath)
-    baseline = Side(path: baselinePath, kernelRelease: baselineDocument["host"]?["kernel_release"]?.text)
-    candidate = Side(path: candidatePath, kernelRelease: candidateDocument["host"]?["kernel_release"]?.text)
+    baseline = Side(
+      path: baselinePath, kernelRelease: baselineDocument["host"]?["kernel_release"]?.text,
+      provenance: baselineDocument["provenance"])
+    candidate = Side(
+      path: candidatePath, kernelRelease: candidateDocument["host"]?["kernel_release"]?.text,
+      provenance: candidateDocument["provenance"])
     var remaining = candidateEntries
     var rows: [Row] = []
     var unmatched: [(side: String, entry: Entry)] = []
@@ -184,10 +202,14 @@ extension BenchComparison {
 
   public var json: JSONValue {
     func side(_ side: Side) -> JSONValue {
-      .object([("path", .string(side.path)), ("kernel_release", side.kernelRelease.map { .string($0) } ?? .null)])
+      .object([
+        ("path", .string(side.path)), ("kernel_release", side.kernelRelease.map { .string($0) } ?? .null),
+        ("provenance", side.provenance ?? .null),
+      ])
     }
     return .object([
       ("schema", .string(Self.schema)),
+      ("provenance", provenance?.reportJSON ?? .null),
       ("metric", .string("writes_per_sec")),
       ("alpha", .double(Self.alpha)),
       ("method", .string(Self.method)),
@@ -256,8 +278,8 @@ extension BenchComparison {
   }
 
   public var table: String {
-    var out = "baseline:  \(baseline.path)" + (baseline.kernelRelease.map { " (kernel \($0))" } ?? "") + "\n"
-    out += "candidate: \(candidate.path)" + (candidate.kernelRelease.map { " (kernel \($0))" } ?? "") + "\n\n"
+    var out = "baseline:  \(baseline.path)" + baseline.note + "\n"
+    out += "candidate: \(candidate.path)" + candidate.note + "\n\n"
     out += rows.isEmpty ? "No result of one report matches a result of the other.\n" : textTable.rendered()
     for line in unmatchedLines { out += line + "\n" }
     out += "\n" + Self.method + ".\n"

@@ -20,6 +20,7 @@ public func benchJSON(_ report: BenchReport) -> JSONValue {
   return .object([
     ("schema", .string("cmmio.bench/1")),
     ("host", host),
+    ("provenance", report.provenance?.reportJSON ?? .null),
     ("config", configurationJSON(report.configuration, ringCapacity: report.ringCapacity)),
     ("ring", ringJSON(report.ring)),
     ("results", .array(report.results.map(resultJSON))),
@@ -50,6 +51,7 @@ public func benchJSON(_ report: BenchReport) -> JSONValue {
           ])
         })
     ),
+    ("warnings", warningsJSON(report)),
     ("headline", .string(benchHeadline(report))),
     ("interrupted", .bool(report.interrupted)),
   ])

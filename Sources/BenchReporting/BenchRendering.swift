@@ -11,6 +11,7 @@ public func renderBench(_ report: BenchReport, format: OutputFormat) -> String {
   case .csv: return benchCSV(report)
   case .markdown: return benchMarkdown(report)
   case .table: return benchTable(report)
+  case .openmetrics: return benchOpenMetrics(report)
   }
 }
 
@@ -254,6 +255,9 @@ func benchTable(_ report: BenchReport) -> String {
   var out = runLine(report) + "\n\n"
   out += resultsTable(report).rendered()
   for note in ringNotes(report) + drainDelayNotes(report) { out += note + "\n" }
+  let warnings = benchWarnings(report)
+  if !warnings.isEmpty { out += "\n" }
+  for warning in warnings { out += "warning: " + warningSentence(warning, in: report) + "\n" }
   if !report.comparisons.isEmpty {
     out += "\ncomparisons (median writes/s against plain exits; median ns/write against the RAM floor):\n"
     out += comparisonsTable(report).rendered()
@@ -266,6 +270,9 @@ func benchTable(_ report: BenchReport) -> String {
   if report.interrupted { out += "\ninterrupted: the figures cover only the runs that completed.\n" }
   out += "\n" + benchHeadline(report) + "\n"
   out += "\nhost: \(report.host.reportSummary); coalesced \(ringWords(report))\n"
+  if let provenance = report.provenance {
+    out += "run: \(provenance.reportSummary(cpus: report.host.cpusOnline.cpus.count))\n"
+  }
   return out
 }
 
@@ -273,11 +280,18 @@ func benchMarkdown(_ report: BenchReport) -> String {
   var out = "# cmmio bench\n\n"
   out += runLine(report) + ".\n\n"
   out += "Host: \(report.host.reportSummary); coalesced \(ringWords(report)).\n\n"
+  if let provenance = report.provenance {
+    out += "Run: \(provenance.reportSummary(cpus: report.host.cpusOnline.cpus.count)).\n\n"
+  }
   if report.interrupted { out += "**Interrupted**: the figures cover only the runs that completed.\n\n" }
   out += "## Results\n\n" + resultsTable(report).markdown()
   let notes = ringNotes(report) + drainDelayNotes(report)
   if !notes.isEmpty {
     out += "\n" + notes.map { "- " + ($0.hasPrefix("* ") ? "\\*" + $0.dropFirst() : $0) + "\n" }.joined()
+  }
+  let warnings = benchWarnings(report)
+  if !warnings.isEmpty {
+    out += "\n## Warnings\n\n" + warnings.map { "- " + warningSentence($0, in: report) + "\n" }.joined()
   }
   if !report.comparisons.isEmpty {
     out += "\n## Comparisons\n\n" + comparisonsTable(report).markdown()
@@ -302,6 +316,8 @@ func benchMarkdown(_ report: BenchReport) -> String {
 /// there is.
 public func benchHeadline(_ report: BenchReport) -> String {
   var sentence = headlineFigures(report)
+  let doubts = headlineDoubts(report, keys: headlineKeys(report))
+  if !doubts.isEmpty { sentence += " Read with care: " + doubts.joined(separator: ", ") + " (see the warnings)." }
   let failed = report.results.filter { !($0.exitCheck?.passed ?? true) }.count
   if failed > 0 {
     sentence +=
@@ -339,10 +355,31 @@ func ioeventfdSentences(_ report: BenchReport) -> [String] {
   }
 }
 
-private func ringHeadline(_ report: BenchReport) -> String {
-  let best = report.comparisons.filter { $0.key.mode.usesRing }.max { a, b in
+/// The comparison the ring headline names: at the largest ring size, the fastest there.
+func headlineComparison(_ report: BenchReport) -> Comparison? {
+  report.comparisons.filter { $0.key.mode.usesRing }.max { a, b in
     (a.key.ringSize ?? 0, a.speedupVsPlain) < (b.key.ringSize ?? 0, b.speedupVsPlain)
   }
+}
+
+/// The results whose figures the headline quotes: its comparisons, their plain baselines
+/// and RAM floors (or, without a comparison, the plain and RAM results it names).
+func headlineKeys(_ report: BenchReport) -> [CaseKey] {
+  let named = [headlineComparison(report)].compactMap { $0 } + report.comparisons.filter { $0.key.mode == .ioeventfd }
+  if named.isEmpty {
+    return report.results.filter { $0.key.mode == .plain || $0.key.mode == .ram }.map(\.key)
+  }
+  var keys: [CaseKey] = []
+  for comparison in named {
+    keys.append(comparison.key)
+    if let plain = plainBaseline(for: comparison.key, in: report.results) { keys.append(plain.key) }
+    if let floor = ramFloor(for: comparison.key, in: report.results) { keys.append(floor.key) }
+  }
+  return keys
+}
+
+private func ringHeadline(_ report: BenchReport) -> String {
+  let best = headlineComparison(report)
   if let best, let result = report.results.first(where: { $0.key == best.key }),
     let plain = plainBaseline(for: best.key, in: report.results)
   {
@@ -363,10 +400,13 @@ private func ringHeadline(_ report: BenchReport) -> String {
     if !context.isEmpty { sentence += " on " + context.joined(separator: ", ") }
     sentence += ")"
     if let floor = best.ratioToFloor {
+      // Below the floor is flagged as impossible on hardware (`BenchWarning.Kind.belowRAMFloor`):
+      // the figure is given, never "as fast as the RAM floor".
       sentence +=
         floor >= 1
         ? ", within \(Human.times(floor)) of the RAM floor."
-        : ", as fast as the RAM floor (\(Human.times(floor)) its time per write)."
+        : ", and its time per write measured \(Human.times(floor)) the RAM floor's, which no hardware allows "
+          + "(see the warnings)."
     } else {
       sentence += "."
     }

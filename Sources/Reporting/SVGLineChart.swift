@@ -4,7 +4,7 @@ import Platform
 /// scripts, white background, so it opens the same in a browser, an image viewer or a
 /// converter, and reads without the report it came from (title, labelled axes with
 /// units, ticks, a legend).
-public struct SVGLineChart: Sendable {
+public struct SVGLineChart: SVGPanel {
   /// How x values are placed along the axis.
   public enum Scale: Sendable, Equatable {
     case linear
@@ -12,16 +12,21 @@ public struct SVGLineChart: Sendable {
     case log2
   }
 
-  /// One measured point; `error` draws a vertical bar of ± that much.
+  /// One measured point; `error` draws a vertical bar of ± that much; `low` and `high`
+  /// (the run-to-run spread) are shaded as a band around the line.
   public struct Point: Sendable, Equatable {
     public var x: Double
     public var y: Double
     public var error: Double?
+    public var low: Double?
+    public var high: Double?
 
-    public init(x: Double, y: Double, error: Double? = nil) {
+    public init(x: Double, y: Double, error: Double? = nil, low: Double? = nil, high: Double? = nil) {
       self.x = x
       self.y = y
       self.error = error
+      self.low = low
+      self.high = high
     }
   }
 
@@ -49,7 +54,8 @@ public struct SVGLineChart: Sendable {
     }
   }
 
-  /// A horizontal line at a level the series are judged against, labelled with its value.
+  /// A horizontal line at a level the series are judged against, labelled with its value;
+  /// `low` and `high` (its run-to-run spread) are shaded as a band across the plot.
   public struct Reference: Sendable, Equatable {
     public var name: String
     public var y: Double
@@ -57,12 +63,19 @@ public struct SVGLineChart: Sendable {
     /// Draw it in the colour of the series at this index (the level that series is
     /// judged against); nil for grey.
     public var seriesColour: Int?
+    public var low: Double?
+    public var high: Double?
 
-    public init(name: String, y: Double, style: LineStyle = .dashed, seriesColour: Int? = nil) {
+    public init(
+      name: String, y: Double, style: LineStyle = .dashed, seriesColour: Int? = nil, low: Double? = nil,
+      high: Double? = nil
+    ) {
       self.name = name
       self.y = y
       self.style = style
       self.seriesColour = seriesColour
+      self.low = low
+      self.high = high
     }
   }
 
@@ -113,15 +126,20 @@ public struct SVGLineChart: Sendable {
 
   /// The document, starting with the XML declaration.
   public func rendered() -> String {
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" + element(x: 0, y: 0).text
+  }
+
+  /// The chart as one `<svg>` element at (x, y): a document of its own, or a panel of an `SVGFigure`.
+  public func element(x: Int, y: Int) -> (text: String, width: Int, height: Int) {
     let layout = Layout(chart: self)
     let width = layout.width
     var svg = SVGWriter()
     svg.open(
       "svg",
       [
-        ("xmlns", "http://www.w3.org/2000/svg"), ("version", "1.1"), ("width", "\(width)"), ("height", "\(height)"),
-        ("viewBox", "0 0 \(width) \(height)"), ("role", "img"), ("aria-label", title),
-        ("font-family", "DejaVu Sans, Verdana, Arial, sans-serif"),
+        ("xmlns", "http://www.w3.org/2000/svg"), ("version", "1.1"), ("x", "\(x)"), ("y", "\(y)"),
+        ("width", "\(width)"), ("height", "\(height)"), ("viewBox", "0 0 \(width) \(height)"), ("role", "img"),
+        ("aria-label", title), ("font-family", "DejaVu Sans, Verdana, Arial, sans-serif"),
       ])
     svg.element("title", text: title)
     svg.element("desc", text: description)
@@ -132,7 +150,7 @@ public struct SVGLineChart: Sendable {
     drawSeries(&svg, layout)
     drawLegend(&svg, layout)
     svg.close("svg")
-    return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" + svg.text
+    return (svg.text, width, height)
   }
 
   /// The data in words, for screen readers and for anyone reading the source.
@@ -247,6 +265,18 @@ public struct SVGLineChart: Sendable {
       let reference = references[i]
       let (colour, dash) = referenceStroke(i)
       let y = layout.yPosition(reference.y)
+      // Levels' spreads in grey, so they are not read as a line's band.
+      if let low = reference.low, let high = reference.high, low.isFinite, high.isFinite, high > low {
+        let top = layout.yPosition(high)
+        svg.element(
+          "rect",
+          [
+            ("x", SVGNumber.fixed(plot.left, 1)), ("y", SVGNumber.fixed(top, 1)),
+            ("width", SVGNumber.fixed(plot.right - plot.left, 1)),
+            ("height", SVGNumber.fixed(layout.yPosition(low) - top, 1)), ("fill", "#7f7f7f"), ("fill-opacity", "0.13"),
+            ("class", "spread"),
+          ])
+      }
       svg.element(
         "line",
         [
@@ -272,6 +302,22 @@ public struct SVGLineChart: Sendable {
       let colour = Self.palette[i % Self.palette.count]
       let points = layout.placeable(line.points)
       svg.open("g", [("class", "series"), ("stroke", colour), ("fill", colour)])
+      // The spread: a band through each point's high, back through each point's low.
+      let spread = points.filter { ($0.low?.isFinite ?? false) && ($0.high?.isFinite ?? false) }
+      if spread.count >= 2 {
+        let upper = spread.map {
+          SVGNumber.fixed(layout.xPosition($0.x), 1) + "," + SVGNumber.fixed(layout.yPosition($0.high ?? $0.y), 1)
+        }
+        let lower = spread.reversed().map {
+          SVGNumber.fixed(layout.xPosition($0.x), 1) + "," + SVGNumber.fixed(layout.yPosition($0.low ?? $0.y), 1)
+        }
+        svg.element(
+          "polygon",
+          [
+            ("points", (upper + lower).joined(separator: " ")), ("stroke", "none"), ("fill-opacity", "0.15"),
+            ("class", "spread"),
+          ])
+      }
       let coordinates = points.map {
         SVGNumber.fixed(layout.xPosition($0.x), 1) + "," + SVGNumber.fixed(layout.yPosition($0.y), 1)
       }
@@ -383,8 +429,10 @@ private struct Layout {
     xMin = low
     xMax = high
 
-    var ys = chart.series.flatMap { $0.points.flatMap { [$0.y + ($0.error ?? 0), $0.y - ($0.error ?? 0)] } }
-    ys += chart.references.map(\.y)
+    var ys = chart.series.flatMap {
+      $0.points.flatMap { [$0.y + ($0.error ?? 0), $0.y - ($0.error ?? 0), $0.low ?? $0.y, $0.high ?? $0.y] }
+    }
+    ys += chart.references.flatMap { [$0.y, $0.low ?? $0.y, $0.high ?? $0.y] }
     ys = ys.filter(\.isFinite)
     // Rates start at zero: a cut axis exaggerates differences.
     let bottom = min(0, ys.min() ?? 0)
@@ -454,7 +502,7 @@ private struct Layout {
 }
 
 /// Builds the document text with escaping done once, in one place.
-private struct SVGWriter {
+struct SVGWriter {
   var text = ""
   var depth = 0
 

@@ -6,6 +6,9 @@ import Platform
 /// The `cmmio` command: exercises and benchmarks KVM coalesced MMIO and PIO.
 @main
 struct CMMIO: ParsableCommand {
+  /// The release, as `--version` prints it and every report's `provenance.cmmio_version`.
+  static let version = "0.1.0"
+
   static let configuration = CommandConfiguration(
     commandName: "cmmio",
     abstract: "Exercise and benchmark KVM coalesced MMIO/PIO on the running kernel.",
@@ -20,7 +23,7 @@ struct CMMIO: ParsableCommand {
         cmmio bench --ring-sizes 1,8,max --vcpu-cpus 0
         cmmio compare before.json after.json --fail-on-regression 5
       """,
-    version: "0.1.0",
+    version: CMMIO.version,
     subcommands: [
       CheckCapCommand.self, RegisterCommand.self, UnregisterCommand.self, CreateBufferCommand.self, VerifyCommand.self,
       BenchCommand.self, CompareCommand.self,

@@ -12,6 +12,7 @@ struct CheckCapFastPathTests {
     ["check-cap", "--format", "csv", "--device", "/dev/kvm", "--output", "/tmp/x.json"],
     ["check-cap", "--require", "coalesced-mmio", "--require", "coalesced-pio", "--format", "markdown"],
     ["check-cap", "--device", "/dev/kvm", "--device", "/other"],
+    ["check-cap", "--format", "openmetrics"],
   ]
 
   static let declined: [[String]] = [

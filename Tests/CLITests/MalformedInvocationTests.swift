@@ -80,6 +80,11 @@ struct ParseOnlyInvocationTests {
     Malformed(1, "compare", "/nonexistent/a.json", "/nonexistent/b.json"),
     Malformed(64, "compare", "/dev/null", "/dev/null"),
     Malformed(1, "compare", "/nonexistent/" + hundredKilobytes, "b.json"),
+    // OpenMetrics is for check-cap, verify and bench only.
+    Malformed(64, "compare", "a.json", "b.json", "--format", "openmetrics"),
+    Malformed(64, "register", "--zone", "0x100000:8", "--format", "openmetrics"),
+    Malformed(64, "unregister", "--zone", "0x100000:8", "--range", "0x100000:8", "--format", "openmetrics"),
+    Malformed(64, "create-buffer", "--format", "openmetrics"),
     // The same file named twice.
     Malformed(64, "bench", "--output", "r.json", "--plot", "r.json"),
     Malformed(64, "bench", "--output", "-", "--plot", "-"),

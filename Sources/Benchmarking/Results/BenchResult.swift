@@ -288,10 +288,13 @@ public struct BenchReport: Sendable {
   public var costModels: [CostModel]
   /// True when SIGINT/SIGTERM ended the run early: what was measured is still here.
   public var interrupted: Bool
+  /// How the run was made, read before the first run; nil where it was not recorded.
+  public var provenance: Provenance?
 
   public init(
     host: Host, ringCapacity: Int, ring: RingFill? = nil, configuration: BenchConfiguration,
-    results: [BenchResult], comparisons: [Comparison], costModels: [CostModel], interrupted: Bool
+    results: [BenchResult], comparisons: [Comparison], costModels: [CostModel], interrupted: Bool,
+    provenance: Provenance? = nil
   ) {
     self.host = host
     self.ringCapacity = ringCapacity
@@ -301,5 +304,6 @@ public struct BenchReport: Sendable {
     self.comparisons = comparisons
     self.costModels = costModels
     self.interrupted = interrupted
+    self.provenance = provenance
   }
 }

@@ -192,6 +192,8 @@ struct BenchCommand: ParsableCommand {
     // SIGINT/SIGTERM only record the signal (the root command installed the handlers, see
     // `Interruption`), so a blocked KVM_RUN returns EINTR and the engine stops at the next exit.
     let device = try common.openDevice()
+    // Read before the first run, so the load average is the host's, not cmmio's.
+    let provenance = Provenance.now()
     let host = Host.current()
     let ring: RingFill?
     do { ring = try RingCapacityProbe.measure(device) } catch {
@@ -199,7 +201,7 @@ struct BenchCommand: ParsableCommand {
       // Interrupted before anything was measured: still a report, marked so.
       let report = BenchReport(
         host: host, ringCapacity: 0, configuration: config, results: [], comparisons: [], costModels: [],
-        interrupted: true)
+        interrupted: true, provenance: provenance)
       try outputs.emit(renderBench(report, format: common.format))
       throw CLIFailure(.interrupted, "interrupted before the first run: the report is empty")
     }
@@ -221,7 +223,8 @@ struct BenchCommand: ParsableCommand {
     let (comparisons, costModels) = analyze(results: outcome.results)
     let report = BenchReport(
       host: host, ringCapacity: capacity, ring: ring, configuration: plan.configuration, results: outcome.results,
-      comparisons: comparisons, costModels: costModels, interrupted: outcome.interruptedBy != nil)
+      comparisons: comparisons, costModels: costModels, interrupted: outcome.interruptedBy != nil,
+      provenance: provenance)
     // The report, the plot and the --save set are written as one set: all or none of the files.
     var files = [(option: "--output", text: renderBench(report, format: common.format))]
     if plot != nil { files.append(("--plot", renderBenchSVG(report))) }

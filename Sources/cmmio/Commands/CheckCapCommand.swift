@@ -36,11 +36,13 @@ struct CheckCapCommand: ParsableCommand {
     device given: String?, format: OutputFormat, output: String?, required: [Capabilities.Feature]
   ) throws(CLIFailure) {
     let outputs = try Outputs.check([("--output", output)])
+    let provenance = Provenance.now()
     let devicePath = CommonOptions.resolveDevice(given)
     let device = try openDevice(given: given)
     let capabilities = try mappingFailures { try Capabilities.probe(device) }
     let missing = required.filter { !capabilities.supports($0) }
-    let report = CapabilitiesReport(capabilities: capabilities, devicePath: devicePath, missing: missing)
+    let report = CapabilitiesReport(
+      capabilities: capabilities, devicePath: devicePath, missing: missing, provenance: provenance)
     try outputs.emit(report.rendered(format))
     if !missing.isEmpty {
       let names = missing.map(\.rawValue).joined(separator: ", ")

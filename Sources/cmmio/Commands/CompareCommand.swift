@@ -42,6 +42,7 @@ struct CompareCommand: ParsableCommand {
   var failOnRegression: Double?
 
   func validate() throws {
+    try report.refuseMetrics("compare")
     if let failOnRegression, !(failOnRegression.isFinite && failOnRegression >= 0) {
       throw ValidationError("--fail-on-regression needs a percentage of 0 or more, got \(failOnRegression)")
     }
@@ -68,9 +69,10 @@ struct CompareCommand: ParsableCommand {
     let outputs = try report.outputs()
     let first = try Self.document(baseline)
     let second = try Self.document(candidate)
-    let comparison: BenchComparison
+    var comparison: BenchComparison
     do {
       comparison = try BenchComparison(baseline: first, path: baseline, candidate: second, path: candidate)
+      comparison.provenance = Provenance.now()
     } catch {
       throw CLIFailure(error.isUsage ? .usage : .failure, error.message)
     }

@@ -43,6 +43,7 @@ struct CreateBufferCommand: ParsableCommand {
   var probe = false
 
   func validate() throws {
+    try common.report.refuseMetrics("create-buffer")
     guard buffers >= 1, buffers <= BufferExercise.maximumBuffers else {
       throw ValidationError("--buffers must be 1-\(BufferExercise.maximumBuffers), not \(buffers)")
     }

@@ -105,6 +105,8 @@ struct RegisterCommand: ParsableCommand {
   @Flag(help: "Register through a v2 buffer fd (an unmerged 2024 proposal; exit 3 on kernels without it).")
   var v2 = false
 
+  func validate() throws { try common.report.refuseMetrics("register") }
+
   func run() throws {
     let session = ZoneSession(
       zones: zoneOptions.zones, probes: zoneOptions.probes.isEmpty ? nil : zoneOptions.probes,

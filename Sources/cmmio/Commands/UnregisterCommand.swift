@@ -33,6 +33,7 @@ struct UnregisterCommand: ParsableCommand {
   var ranges: [CoalescedZone] = []
 
   func validate() throws {
+    try common.report.refuseMetrics("unregister")
     if ranges.isEmpty { throw ValidationError("at least one --range ADDR:SIZE[:pio] is needed") }
   }
 

@@ -44,6 +44,7 @@ struct VerifyCommand: ParsableCommand {
 
   func run() throws {
     let outputs = try common.outputs()
+    let provenance = Provenance.now()
     let device = try common.openDevice()
     do {
       _ = try device.createVM()
@@ -54,7 +55,7 @@ struct VerifyCommand: ParsableCommand {
     let (checks, interrupted) = Conformance.verifyUntilInterrupted(device, spaces: space.spaces)
     let report = VerifyReport(
       checks: checks, spaces: space.spaces, devicePath: common.devicePath, host: Host.current(),
-      interrupted: interrupted != nil)
+      interrupted: interrupted != nil, provenance: provenance)
     try outputs.emit(report.rendered(common.format))
     if let interrupted {
       throw CLIFailure(.interrupted, "\(interrupted): the report holds the \(checks.count) checks made so far")

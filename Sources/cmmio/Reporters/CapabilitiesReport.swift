@@ -1,3 +1,4 @@
+import BenchReporting
 import KVM
 import Reporting
 
@@ -7,6 +8,8 @@ struct CapabilitiesReport: Report {
   var devicePath: String
   /// Features asked for with `--require` that are missing.
   var missing: [Capabilities.Feature]
+  /// How and where the report was made.
+  var provenance: Provenance
 
   var json: JSONValue {
     let caps = capabilities
@@ -43,6 +46,7 @@ struct CapabilitiesReport: Report {
         ])
       ),
       ("host", caps.host.json),
+      ("provenance", provenance.reportJSON),
       ("missing", .array(missing.map { .string($0.rawValue) })),
     ])
   }
@@ -68,6 +72,7 @@ struct CapabilitiesReport: Report {
     table.append(["ioeventfd", yes(caps.ioeventfd), ""])
     out += table.rendered()
     out += "\nhost: \(caps.host.summary)\n"
+    out += "run: \(provenance.reportSummary(cpus: caps.host.cpusOnline.cpus.count))\n"
     if !missing.isEmpty {
       out += "missing (required): \(missing.map(\.rawValue).joined(separator: ", "))\n"
     }
@@ -77,4 +82,39 @@ struct CapabilitiesReport: Report {
   /// Every leaf of the JSON document by its dotted path.
   var markdown: String { renderKeyValues(json, as: .markdown) }
   var csv: String { renderKeyValues(json, as: .csv) }
+}
+
+extension CapabilitiesReport {
+  /// `--format openmetrics`: each feature as 0/1, the ring's geometry, the API version, and
+  /// when and by which build; every gauge labelled with the kernel release and backend.
+  var openMetrics: String? {
+    let caps = capabilities
+    let host = hostLabels(caps.host)
+    var supported = MetricFamily(
+      name: "cmmio_check_cap_feature_supported",
+      help: "1 when the running kernel supports the feature (coalesced-mmio, coalesced-pio, coalesced-mmio2, "
+        + "binary-stats, ioeventfd), else 0.")
+    for feature in Capabilities.Feature.allCases {
+      supported.add(caps.supports(feature) ? 1 : 0, [("feature", feature.rawValue)] + host)
+    }
+    var required = MetricFamily(
+      name: "cmmio_check_cap_required_missing", help: "1 for each --require'd feature the kernel lacks.")
+    for feature in missing { required.add(1, [("feature", feature.rawValue)] + host) }
+    var entries = MetricFamily(
+      name: "cmmio_check_cap_ring_entries", help: "Slots of the coalesced MMIO ring (KVM_COALESCED_MMIO_MAX).")
+    var usable = MetricFamily(
+      name: "cmmio_check_cap_ring_usable_entries", help: "Entries the ring holds before a write exits (slots - 1).")
+    if caps.coalescedMMIO {
+      entries.add(Double(caps.ringEntries), host)
+      usable.add(Double(caps.usableEntries), host)
+    }
+    var api = MetricFamily(name: "cmmio_check_cap_api_version", help: "KVM_GET_API_VERSION.")
+    api.add(Double(caps.apiVersion), host)
+    var page = MetricFamily(name: "cmmio_check_cap_page_size_bytes", help: "The host's page size.", unit: "bytes")
+    page.add(Double(caps.host.pageSize), host)
+    return OpenMetrics.render([
+      supported, required, entries, usable, api, page,
+      provenanceMetric(prefix: "cmmio_check_cap", provenance: provenance, host: caps.host),
+    ])
+  }
 }

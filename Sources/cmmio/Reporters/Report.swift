@@ -11,9 +11,14 @@ protocol Report {
   var table: String { get }
   var markdown: String { get }
   var csv: String { get }
+  /// OpenMetrics text, for the subcommands that have it (check-cap, verify, bench);
+  /// the others refuse `--format openmetrics` before any work.
+  var openMetrics: String? { get }
 }
 
 extension Report {
+  var openMetrics: String? { nil }
+
   /// The report in `format`; JSON ends with a newline like the others.
   func rendered(_ format: OutputFormat) -> String {
     switch format {
@@ -21,6 +26,7 @@ extension Report {
     case .table: table
     case .markdown: markdown
     case .csv: csv
+    case .openmetrics: openMetrics ?? ""
     }
   }
 }

@@ -6,7 +6,9 @@ import Reporting
 /// `--format` and `--output`: how a report is printed and where it goes. Every subcommand
 /// has them; `compare`, which opens no device, has only them.
 struct ReportOptions: ParsableArguments {
-  @Option(help: ArgumentHelp("How to print the report.", valueName: "FORMAT"))
+  @Option(
+    help: ArgumentHelp(
+      "How to print the report (openmetrics: check-cap, verify and bench only).", valueName: "FORMAT"))
   var format: OutputFormat = .table
 
   @Option(
@@ -17,6 +19,14 @@ struct ReportOptions: ParsableArguments {
 
   func validate() throws {
     if let output, output.isEmpty { throw ValidationError("--output needs a file name, got an empty string") }
+  }
+
+  /// `--format openmetrics` for a subcommand without metrics: a usage error (64).
+  func refuseMetrics(_ command: String) throws {
+    guard format == .openmetrics else { return }
+    throw ValidationError(
+      "--format openmetrics is for check-cap, verify and bench only; "
+        + "\(command) prints table, json, csv or markdown")
   }
 
   /// `--output` (standard output when absent) and any other files the command writes,
