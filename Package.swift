@@ -58,7 +58,7 @@ let package = Package(
 
     // The bench report: JSON, CSV, markdown, table and SVG plot of a BenchReport, and the
     // host object every report carries. A library so its renderers can be tested.
-    .target(name: "BenchReporting", dependencies: ["Benchmarking", "Reporting", "KVM"]),
+    .target(name: "BenchReporting", dependencies: ["Benchmarking", "Reporting", "KVM", "Platform"]),
 
     // `BuildInfo` for the command line: the git commit it was built from (scripts/build-info.sh).
     .plugin(name: "BuildInfo", capability: .buildTool()),

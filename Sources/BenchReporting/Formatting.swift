@@ -1,32 +1,14 @@
-/// Numbers for people (tables, markdown, the headline), without Foundation. Scripts
-/// read JSON and CSV, which keep every digit.
+import Platform
+
+/// How numbers read for people (tables, markdown, the headline): the choice of decimals
+/// and grouping, written by `NumberFormat`. Scripts read JSON and CSV, which keep every digit.
 enum Human {
   /// Shown where a figure is missing or not a number.
   static let missing = "–"
 
   /// `value` with exactly `decimals` digits after the point and thousands grouped: 12,345.6.
   static func fixed(_ value: Double, _ decimals: Int, grouped: Bool = true) -> String {
-    guard value.isFinite else { return missing }
-    var scale: Int64 = 1
-    for _ in 0..<decimals { scale *= 10 }
-    let scaled = (abs(value) * Double(scale)).rounded()
-    guard scaled < 9e18 else { return "\(value)" }
-    let digits = Int64(scaled)
-    var whole = String(digits / scale)
-    if grouped {
-      var out = ""
-      for (i, character) in whole.enumerated() {
-        if i > 0, (whole.count - i) % 3 == 0 { out += "," }
-        out.append(character)
-      }
-      whole = out
-    }
-    var out = (value < 0 && digits != 0 ? "-" : "") + whole
-    if decimals > 0 {
-      let fraction = String(digits % scale)
-      out += "." + String(repeating: "0", count: decimals - fraction.count) + fraction
-    }
-    return out
+    NumberFormat.fixed(value, decimals, grouped: grouped) ?? missing
   }
 
   /// A rate or a time: whole numbers from 100 up, one decimal below.

@@ -553,22 +553,10 @@ struct SVGWriter {
 
 /// Number text for the chart, without Foundation.
 enum SVGNumber {
-  /// `value` with exactly `decimals` digits after the point ("12.5", "-0.3", "7").
+  /// `value` with exactly `decimals` digits after the point ("12.5", "-0.3", "7"); 0 where
+  /// it is not a number, so a coordinate stays valid SVG.
   static func fixed(_ value: Double, _ decimals: Int) -> String {
-    guard value.isFinite else { return "0" }
-    var scale = 1.0
-    for _ in 0..<decimals { scale *= 10 }
-    let scaled = (abs(value) * scale).rounded()
-    guard scaled < 9e18 else { return String(Int64(value.rounded())) }
-    let digits = Int64(scaled)
-    let whole = digits / Int64(scale)
-    let fraction = digits % Int64(scale)
-    var out = (value < 0 && digits != 0 ? "-" : "") + String(whole)
-    if decimals > 0 {
-      let text = String(fraction)
-      out += "." + String(repeating: "0", count: decimals - text.count) + text
-    }
-    return out
+    NumberFormat.fixed(value, decimals) ?? "0"
   }
 
   /// The shortest plain form: integers without a point, others to 3 significant decimals.

@@ -1,4 +1,5 @@
 import KVM
+import Platform
 
 /// hyperfine-style summary of one figure over the kept runs.
 public struct Summary: Sendable, Equatable {
@@ -143,14 +144,7 @@ public struct ExitCheck: Sendable, Equatable {
 
   /// A ring size as text: "84", or "83.51" for a mean.
   public static func sizeText(_ size: Double) -> String {
-    size == size.rounded() && abs(size) < 1e9 ? String(Int(size)) : String(format2(size))
-  }
-
-  private static func format2(_ value: Double) -> String {
-    let scaled = (value * 100).rounded()
-    let whole = Int(scaled) / 100
-    let cents = abs(Int(scaled) % 100)
-    return "\(whole)." + (cents < 10 ? "0" : "") + String(cents)
+    size == size.rounded() && abs(size) < 1e9 ? String(Int(size)) : NumberFormat.fixed(size, 2) ?? "\(size)"
   }
 
   /// Whether every fill was granted exactly the asked K (always so on 6.12+).
