@@ -102,24 +102,7 @@ public struct SVGBarChart: SVGPanel {
       tick += step
       count += 1
     }
-    svg.element(
-      "polyline",
-      [
-        (
-          "points",
-          "\(SVGNumber.fixed(plot.left, 1)),\(SVGNumber.fixed(plot.top, 1)) "
-            + "\(SVGNumber.fixed(plot.left, 1)),\(SVGNumber.fixed(plot.bottom, 1)) "
-            + "\(SVGNumber.fixed(plot.right, 1)),\(SVGNumber.fixed(plot.bottom, 1))"
-        ),
-        ("fill", "none"), ("stroke", "#333333"), ("stroke-width", "1.2"), ("class", "frame"),
-      ])
-    svg.element(
-      "text",
-      [
-        ("x", SVGNumber.fixed((plot.left + plot.right) / 2, 1)), ("y", SVGNumber.fixed(plot.bottom + 44, 1)),
-        ("text-anchor", "middle"), ("font-size", "14"), ("fill", "#111111"),
-      ],
-      text: valueLabel)
+    svg.frame(left: plot.left, top: plot.top, right: plot.right, bottom: plot.bottom, label: valueLabel)
     svg.close("g")
 
     if drawn.isEmpty {

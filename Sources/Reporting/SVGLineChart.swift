@@ -223,25 +223,7 @@ public struct SVGLineChart: SVGPanel {
         "text", [("x", x), ("y", SVGNumber.fixed(plot.bottom + 20, 1)), ("text-anchor", "middle")],
         text: SVGNumber.plain(tick))
     }
-    // The frame: left and bottom axes.
-    svg.element(
-      "polyline",
-      [
-        (
-          "points",
-          "\(SVGNumber.fixed(plot.left, 1)),\(SVGNumber.fixed(plot.top, 1)) "
-            + "\(SVGNumber.fixed(plot.left, 1)),\(SVGNumber.fixed(plot.bottom, 1)) "
-            + "\(SVGNumber.fixed(plot.right, 1)),\(SVGNumber.fixed(plot.bottom, 1))"
-        ),
-        ("fill", "none"), ("stroke", "#333333"), ("stroke-width", "1.2"), ("class", "frame"),
-      ])
-    svg.element(
-      "text",
-      [
-        ("x", SVGNumber.fixed((plot.left + plot.right) / 2, 1)), ("y", SVGNumber.fixed(plot.bottom + 44, 1)),
-        ("text-anchor", "middle"), ("font-size", "14"), ("fill", "#111111"),
-      ],
-      text: xLabel)
+    svg.frame(left: plot.left, top: plot.top, right: plot.right, bottom: plot.bottom, label: xLabel)
     let middle = SVGNumber.fixed((plot.top + plot.bottom) / 2, 1)
     svg.element(
       "text",
@@ -590,5 +572,25 @@ enum SVGNumber {
       decimals += 1
     }
     return fixed(value / unit, decimals) + suffix
+  }
+}
+
+extension SVGWriter {
+  /// A plot area's frame (its left and bottom axes) and the label centred under the bottom one.
+  mutating func frame(left: Double, top: Double, right: Double, bottom: Double, label: String) {
+    let corners = [(left, top), (left, bottom), (right, bottom)]
+    element(
+      "polyline",
+      [
+        ("points", corners.map { SVGNumber.fixed($0.0, 1) + "," + SVGNumber.fixed($0.1, 1) }.joined(separator: " ")),
+        ("fill", "none"), ("stroke", "#333333"), ("stroke-width", "1.2"), ("class", "frame"),
+      ])
+    element(
+      "text",
+      [
+        ("x", SVGNumber.fixed((left + right) / 2, 1)), ("y", SVGNumber.fixed(bottom + 44, 1)),
+        ("text-anchor", "middle"), ("font-size", "14"), ("fill", "#111111"),
+      ],
+      text: label)
   }
 }
