@@ -169,13 +169,7 @@ func resultJSON(_ result: BenchResult) -> JSONValue {
       ("exits_per_sec", .double(result.exitsPerSec)),
       (
         "kvm_run_ns",
-        .object([
-          ("p50", .integer(latency.p50)),
-          ("p90", .integer(latency.p90)),
-          ("p99", .integer(latency.p99)),
-          ("p999", .integer(latency.p999)),
-          ("max", .integer(latency.max)),
-        ])
+        .object(percentileJSON(latency))
       ),
       ("kernel_stats", .object(result.kernelStats.map { ($0.name, .double($0.value)) })),
       ("verification", verification),
@@ -186,4 +180,10 @@ func resultJSON(_ result: BenchResult) -> JSONValue {
       ("drain_delay_reason", drainDelayReason(result)),
       ("drain_delay_verification", drainDelayVerificationJSON(result.drainDelay)),
     ])
+}
+
+/// `p50`, `p90`, `p99`, `p999` and `max` of a latency summary, in ns: the keys of
+/// `kvm_run_ns` and of `drain_delay_ns` alike.
+func percentileJSON(_ summary: LatencySummary) -> [(String, JSONValue)] {
+  zip(LatencySummary.keys, summary.values).map { ($0, .integer($1)) }
 }

@@ -34,7 +34,7 @@ func benchCSV(_ report: BenchReport) -> String {
   ]
   header += figures.map { "writes_per_sec_" + $0 } + figures.map { "ns_per_write_" + $0 }
   header += ["userspace_exits_per_write", "exits_per_sec"]
-  header += ["p50", "p90", "p99", "p999", "max"].map { "kvm_run_ns_" + $0 }
+  header += LatencySummary.keys.map { "kvm_run_ns_" + $0 }
   header += statNames.map { "kernel_stats_" + $0 }
   header += ["verification_entries", "verification_lost", "verification_out_of_order", "verification_eventfd_count"]
   header += ["achieved_ring_size", "model_exits_per_write", "exit_check_passed"]
@@ -57,7 +57,7 @@ func benchCSV(_ report: BenchReport) -> String {
     row += [cell(document["writes"]), cell(document["runs"])]
     for object in ["writes_per_sec", "ns_per_write"] { row += figures.map { cell(document[object]?[$0]) } }
     row += [cell(document["userspace_exits_per_write"]), cell(document["exits_per_sec"])]
-    row += ["p50", "p90", "p99", "p999", "max"].map { cell(document["kvm_run_ns"]?[$0]) }
+    row += LatencySummary.keys.map { cell(document["kvm_run_ns"]?[$0]) }
     row += statNames.map { name in result.kernelStat(name).map(number) ?? "" }
     let verification = result.verification
     row += [verification?.entries, verification?.lost, verification?.outOfOrder, verification?.eventfdCount].map {

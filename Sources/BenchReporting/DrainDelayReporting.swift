@@ -13,21 +13,17 @@ import Reporting
 /// (`drain_delay_reason` says why) or the mode has no ring.
 func drainDelayJSON(_ delay: DrainDelay?) -> JSONValue {
   guard let delay, let figures = delay.figures else { return .null }
-  return .object([
-    ("p50", .integer(figures.p50)),
-    ("p90", .integer(figures.p90)),
-    ("p99", .integer(figures.p99)),
-    ("p999", .integer(figures.p999)),
-    ("max", .integer(figures.max)),
-    ("uncertainty_ns", delay.uncertaintyNs.map { .double($0) } ?? .null),
-    ("entries", .integer(delay.entries)),
-    ("early_entries", .integer(delay.early)),
-    ("tsc_khz", delay.tscKHz.map { .integer($0) } ?? .null),
-    ("measured_tsc_khz", delay.measuredKHz.map { .double($0) } ?? .null),
-    ("stamped_ns_per_write", delay.stampedNsPerWrite.map { .double($0) } ?? .null),
-    ("write_interval_ns", delay.writeIntervalNs.map { .double($0) } ?? .null),
-    ("method", .string(DrainDelay.method)),
-  ])
+  return .object(
+    percentileJSON(figures) + [
+      ("uncertainty_ns", delay.uncertaintyNs.map { .double($0) } ?? .null),
+      ("entries", .integer(delay.entries)),
+      ("early_entries", .integer(delay.early)),
+      ("tsc_khz", delay.tscKHz.map { .integer($0) } ?? .null),
+      ("measured_tsc_khz", delay.measuredKHz.map { .double($0) } ?? .null),
+      ("stamped_ns_per_write", delay.stampedNsPerWrite.map { .double($0) } ?? .null),
+      ("write_interval_ns", delay.writeIntervalNs.map { .double($0) } ?? .null),
+      ("method", .string(DrainDelay.method)),
+    ])
 }
 
 /// The stamped run's writes, checked (count, address, length, kind, rising stamps), whether or
@@ -53,16 +49,14 @@ func drainDelayReason(_ result: BenchResult) -> JSONValue {
 
 /// The drain delay's CSV columns, after the exit check's.
 let drainDelayCSVHeader =
-  ["p50", "p90", "p99", "p999", "max"].map { "drain_delay_ns_" + $0 } + [
+  LatencySummary.keys.map { "drain_delay_ns_" + $0 } + [
     "drain_delay_uncertainty_ns", "drain_delay_reason",
   ]
 
 /// One result's drain delay cells: empty where nothing was measured, the reason where omitted.
 func drainDelayCSVCells(_ result: BenchResult) -> [String] {
   let figures = result.drainDelay?.figures
-  var cells = [figures?.p50, figures?.p90, figures?.p99, figures?.p999, figures?.max].map {
-    $0.map(String.init) ?? ""
-  }
+  var cells = figures?.values.map(String.init) ?? Array(repeating: "", count: LatencySummary.keys.count)
   cells.append(
     figures == nil ? "" : result.drainDelay?.uncertaintyNs.map { JSONValue.format($0) } ?? "")
   cells.append(figures == nil && result.key.mode.usesRing ? (drainDelayReason(result).text ?? "") : "")

@@ -37,6 +37,10 @@ public struct LatencySummary: Sendable, Equatable {
     self.p999 = p999
     self.max = max
   }
+
+  /// The reports' names of the percentiles, in the order of `values`.
+  public static let keys = ["p50", "p90", "p99", "p999", "max"]
+  public var values: [UInt64] { [p50, p90, p99, p999, max] }
 }
 
 /// Every write of every run accounted for, per vCPU and in order.
