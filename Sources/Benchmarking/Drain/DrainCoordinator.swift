@@ -25,15 +25,19 @@ final class DrainCoordinator: @unchecked Sendable {
   /// One vCPU draining only at its own exits: a write exit then means the kernel refused a
   /// write because the ring was full, so the drain must find exactly what was granted.
   private let exactFill: Bool
+  /// The vCPU thread is the only one that touches the book during a run (one vCPU, no
+  /// drainer thread), so its drains at exits skip the lock (`PthreadLocked.with(locking:)`).
+  private let solo: Bool
   /// Tests only (`BenchEngine.ringSizeSkew`): the cursor grants K + skew, the checks hold it to K.
   private let ringSizeSkew: Int32
   /// The stamped run's: times each ring entry as it is read (nil in timed runs).
   private let delays: DelayRecorder?
 
   /// `ring` nil (no zone) checks exits only; `ringSize` is K (nil: the usable capacity);
-  /// `arithmetic` is the kernel's has-room test the cursor models.
+  /// `arithmetic` is the kernel's has-room test the cursor models; `solo`: one vCPU thread
+  /// and no drainer thread read during a run.
   init(
-    ring: CoalescedRing?, ringSize: UInt32?, arithmetic: HasRoomArithmetic, exactFill: Bool,
+    ring: CoalescedRing?, ringSize: UInt32?, arithmetic: HasRoomArithmetic, exactFill: Bool, solo: Bool,
     ringSizeSkew: Int32 = 0, base: UInt64, stride: UInt64, vcpus: Int, space: IOSpace, firstValue: UInt64,
     expectsWrites: Bool, enabled: Bool, stamped: Bool = false
   ) {
@@ -45,6 +49,7 @@ final class DrainCoordinator: @unchecked Sendable {
     self.ringSize = ringSize
     self.arithmetic = arithmetic
     self.exactFill = exactFill
+    self.solo = solo
     self.ringSizeSkew = ringSizeSkew
     let verifier = WriteVerifier(
       base: base, stride: stride, vcpus: vcpus, space: space, length: 4, firstValue: firstValue,
@@ -90,7 +95,7 @@ final class DrainCoordinator: @unchecked Sendable {
     let exactFill = self.exactFill
     let skew = ringSizeSkew
     let delays = self.delays
-    book.withLock { book in
+    book.with(locking: !solo) { book in
       _ = Self.drainLocked(
         &book, at: isWrite ? .writeExit : .otherExit, exactFill: exactFill, skew: skew, delays: delays)
       if isWrite { book.verifier.observe(address: address, length: length, space: space, data: data) }
@@ -102,7 +107,7 @@ final class DrainCoordinator: @unchecked Sendable {
   func drainAtExit(halted: Bool = false) {
     let skew = ringSizeSkew
     let delays = self.delays
-    book.withLock { book in
+    book.with(locking: !solo) { book in
       _ = Self.drainLocked(&book, at: halted ? .halt : .otherExit, exactFill: false, skew: skew, delays: delays)
     }
   }

@@ -257,7 +257,8 @@ final class CaseSetup {
     let firstValue = UInt64(Int64(configuration.writes) + skew)
     drain = DrainCoordinator(
       ring: ring, ringSize: key.ringSize, arithmetic: arithmetic,
-      exactFill: exactFill, ringSizeSkew: ringSizeSkew, base: placement.base,
+      exactFill: exactFill, solo: key.vcpus == 1 && !benchCase.hasDrainer, ringSizeSkew: ringSizeSkew,
+      base: placement.base,
       stride: GuestPlacement.registerStride, vcpus: key.vcpus, space: key.space, firstValue: firstValue,
       expectsWrites: key.mode != .ram && key.mode != .ioeventfd, enabled: configuration.verify, stamped: stamped)
     let files = vcpus.compactMap { try? $0.statistics() }

@@ -95,9 +95,9 @@ final class VCPUWorker: @unchecked Sendable {
     var halted = false
     var failure: BenchFailure?
     result.observedCPU = Host.currentCPU()
-    let start = Clock.monotonicNanoseconds()
+    let timer = RunTimer()
     loop: while true {
-      let before = Clock.monotonicNanoseconds()
+      let before = timer.now()
       let exit: VCPUExit
       do {
         // An interruption is a kick: go straight back in unless the run is being stopped.
@@ -108,7 +108,7 @@ final class VCPUWorker: @unchecked Sendable {
         failure = .system(error)
         break loop
       }
-      let after = Clock.monotonicNanoseconds()
+      let after = timer.now()
       if case .interrupted = exit { break loop }
       kvmRuns &+= 1
       latency.record(after &- before)
@@ -132,8 +132,10 @@ final class VCPUWorker: @unchecked Sendable {
         break loop
       }
     }
-    result.start = start
-    result.end = Clock.monotonicNanoseconds()
+    let (nanosecondsPerTick, end) = timer.finish()
+    latency.setNanosecondsPerUnit(nanosecondsPerTick)
+    result.start = timer.startedAt
+    result.end = end
     result.writeExits = writeExits
     result.readExits = readExits
     result.kvmRuns = kvmRuns
