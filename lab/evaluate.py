@@ -254,7 +254,8 @@ def judge_drain_delay(k):
     report is K/2 x the time per write within a factor of 2; a poll drain's median, and a
     thread drain's pinned to a CPU of its own, is below the exit drain's at the same mode,
     space and K."""
-    problems, medians, omitted, law, largest_of = [], {}, [], [], {}
+    problems, medians, omitted, law, largest_of, rate_errors = [], {}, [], [], {}, {}
+    want_basis = k.expect("LAB_EXPECT_TSC_BASIS")
     for name, doc in bench_documents(k):
         results = [r for r in doc.get("results", []) if r.get("mode") in ("coalesced", "coalesced-v2")]
         largest = max((r.get("ring_size") or 0 for r in results), default=0)
@@ -280,6 +281,13 @@ def judge_drain_delay(k):
             u = d.get("uncertainty_ns")
             if not isinstance(u, (int, float)) or u < 0:
                 problems.append(f"{label}: drain delay without its uncertainty ({u})")
+            basis, rate_error = d.get("tsc_basis"), d.get("rate_error")
+            if want_basis and basis != want_basis:
+                problems.append(f"{label}: tsc_basis {basis}, expected {want_basis}")
+            if not isinstance(rate_error, (int, float)) or not 0 <= rate_error <= 0.01:
+                problems.append(f"{label}: rate_error {rate_error} is not within the 1% the figures rest on")
+            else:
+                rate_errors[basis] = max(rate_errors.get(basis, 0), rate_error)
             size = (r.get("exit_check") or {}).get("achieved_ring_size") or r.get("ring_size")
             key = (r.get("mode"), r.get("space"), r.get("ring_size"))
             own_cpu = r.get("drain_cpu") is not None and r.get("drain_cpu") != r.get("vcpu_cpu")
@@ -315,6 +323,8 @@ def judge_drain_delay(k):
         parts.append(f"{key[0]} {key[1]} K={key[2]}: {shown}")
     if law:
         parts.append("median / (K/2 x write interval): " + ", ".join(law))
+    for basis, worst in sorted(rate_errors.items(), key=lambda item: str(item[0])):
+        parts.append(f"tsc_basis {basis}, rate error <= {worst * 100:.2f}%")
     if omitted:
         parts.append(f"{len(omitted)} omitted: {omitted[0].split(' (')[0]}")
     if not parts:

@@ -20,6 +20,9 @@ func drainDelayJSON(_ delay: DrainDelay?) -> JSONValue {
       ("early_entries", .integer(delay.early)),
       ("tsc_khz", delay.tscKHz.map { .integer($0) } ?? .null),
       ("measured_tsc_khz", delay.measuredKHz.map { .double($0) } ?? .null),
+      ("run_tsc_khz", delay.clock.map { .double($0.runKHz) } ?? .null),
+      ("rate_error", delay.clock.map { .double($0.rateError) } ?? .null),
+      ("tsc_basis", delay.clock.map { .string($0.basis.rawValue) } ?? .null),
       ("stamped_ns_per_write", delay.stampedNsPerWrite.map { .double($0) } ?? .null),
       ("write_interval_ns", delay.writeIntervalNs.map { .double($0) } ?? .null),
       ("method", .string(DrainDelay.method)),
@@ -93,6 +96,13 @@ func drainDelayNotes(_ report: BenchReport) -> [String] {
       "delay p50: the median time a ring entry waited from the guest's write to userspace's read, from a separate "
         + "stamped run per result (its loop writes the guest TSC, an rdtsc more per write); ± \(durationText(worst)) "
         + "at most (the guest-host TSC relation); writes that exit are not timed.")
+    let rates = measured.compactMap { $0.clock?.basis == .measured ? $0.clock?.rateError : nil }
+    if let worst = rates.max() {
+      notes.append(
+        "delay p50: the host CPU reports no constant_tsc and nonstop_tsc, so a steady TSC rests only on its rate, "
+          + "measured over each stamped run against CLOCK_MONOTONIC: within \(Human.fixed(worst * 100, 2))% of "
+          + "KVM_GET_TSC_KHZ (a stop shorter than 1% of a run would go unseen).")
+    }
   }
   for result in ring where result.drainDelay?.figures == nil {
     notes.append(

@@ -18,13 +18,14 @@ private func reportWithDelays() -> BenchReport {
   for index in report.results.indices where report.results[index].key.mode == .coalesced {
     let key = report.results[index].key
     guard key.vcpuCPU == 0, let size = key.ringSize else {
-      report.results[index].drainDelay = .omitted("the host CPU does not report constant_tsc (/proc/cpuinfo)")
+      report.results[index].drainDelay = .omitted("KVM_GET_TSC_KHZ answered 0 kHz")
       continue
     }
     let median = UInt64(size) * 3_000
     report.results[index].drainDelay = DrainDelay(
       figures: LatencySummary(p50: median, p90: median * 2, p99: median * 3, p999: median * 4, max: median * 5),
       reason: nil, uncertaintyNs: 1_400, entries: 19_000, early: 0, tscKHz: 2_445_404, measuredKHz: 2_445_100,
+      clock: DrainDelay.Clock(basis: .cpuFlags, runKHz: 2_445_300, rateError: 0.0001),
       verification: Verification(entries: 20_000, lost: 0, outOfOrder: 0), stampedNsPerWrite: 6_000,
       writeIntervalNs: 5_800)
     if size == 169 {
@@ -55,15 +56,18 @@ struct DrainDelayReportTests {
       #expect(result.keys.contains("drain_delay_verification"))
       if let delay = result["drain_delay_ns"] as? [String: Any] {
         measured += 1
-        for key in ["p50", "p90", "p99", "p999", "max", "uncertainty_ns", "method", "write_interval_ns"] {
+        for key in ["p50", "p90", "p99", "p999", "max", "uncertainty_ns", "method", "write_interval_ns", "run_tsc_khz"]
+        {
           #expect(delay[key] != nil, "\(key)")
         }
+        #expect(delay["tsc_basis"] as? String == "constant_tsc")
+        #expect(delay["rate_error"] as? Double == 0.0001)
         #expect(result["drain_delay_reason"] is NSNull)
       } else {
         let reason = try #require(result["drain_delay_reason"] as? String)
         if mode == "coalesced" {
           omitted += 1
-          #expect(reason.contains("constant_tsc"))
+          #expect(reason == "KVM_GET_TSC_KHZ answered 0 kHz")
         } else {
           #expect(reason == "\(mode) has no ring")
         }
@@ -98,8 +102,21 @@ struct DrainDelayReportTests {
     #expect(text.contains("507 µs"))  // K = 169: 169 × 3,000 ns
     #expect(text.contains("omitted"))
     #expect(text.contains("± 1.40 µs at most"))
+    #expect(text.contains("† coalesced mmio, CPU 1 K=169: drain delay omitted: KVM_GET_TSC_KHZ answered 0 kHz."))
+    #expect(!text.contains("reports no constant_tsc"))
+  }
+
+  @Test("table: where the CPU gives no word for a steady TSC, a note says the figures rest on the measured rate")
+  func measuredBasisNote() {
+    var report = reportWithDelays()
+    for index in report.results.indices where report.results[index].drainDelay?.clock != nil {
+      report.results[index].drainDelay?.clock = DrainDelay.Clock(basis: .measured, runKHz: 2_440_000, rateError: 0.0022)
+    }
+    let text = renderBench(report, format: .table)
     #expect(
-      text.contains("† coalesced mmio, CPU 1 K=169: drain delay omitted: the host CPU does not report constant_tsc"))
+      text.contains(
+        "the host CPU reports no constant_tsc and nonstop_tsc, so a steady TSC rests only on its rate, measured over "
+          + "each stamped run against CLOCK_MONOTONIC: within 0.22% of KVM_GET_TSC_KHZ"))
   }
 
   @Test("headline: the exit drain's wait at the largest K, and what the thread drain did to it and to the throughput")

@@ -25,23 +25,67 @@ struct GuestClockTests {
     #expect(both.uncertaintyNs == 50)
     #expect(a.intersected(with: c) == nil)
   }
+
+  /// Relations as `relate` makes them, 1 GHz, anchored `seconds` apart on both clocks.
+  private func relations(
+    offsets: (Int64, Int64), tscSeconds: Double, clockSeconds: Double, measured: (Double, Double) = (1e6, 1e6)
+  ) -> (TSCRelation, TSCRelation) {
+    let start = ClockPair(tsc: 5e9, ns: 7e9)
+    let end = ClockPair(tsc: start.tsc + tscSeconds * 1e9, ns: start.ns + clockSeconds * 1e9)
+    return (
+      TSCRelation(
+        low: offsets.0 - 10, high: offsets.0 + 10, khz: 1_000_000, measuredKHz: measured.0, readings: 32,
+        basis: .measured, anchor: start),
+      TSCRelation(
+        low: offsets.1 - 10, high: offsets.1 + 10, khz: 1_000_000, measuredKHz: measured.1, readings: 32,
+        basis: .measured, anchor: end)
+    )
+  }
+
+  @Test("a span holds when the offset stayed and the TSC kept its rate; its error is the worst rate's")
+  func spanHolds() throws {
+    let (before, after) = relations(
+      offsets: (100, 105), tscSeconds: 2.004, clockSeconds: 2, measured: (1.001e6, 0.999e6))
+    let span = try GuestClock.span(before: before, after: after).get()
+    #expect(abs(span.runKHz - 1.002e6) < 1)
+    #expect(abs(span.rateError - 0.002) < 1e-9)
+    #expect(span.relation == before)
+    // Half the bounds ((20 + 1) / 2 = 10 whole cycles at 1 GHz) plus 0.2% of a 1 ms wait.
+    #expect(abs(span.uncertaintyNs(longestNs: 1e6) - (10 + 2_000)) < 1e-6)
+  }
+
+  @Test("a span is refused when the offset moved, or the TSC stopped or changed rate over the run")
+  func spanRefused() {
+    let (before, moved) = relations(offsets: (100, 200), tscSeconds: 1, clockSeconds: 1)
+    guard case .failure(let refusal) = GuestClock.span(before: before, after: moved) else {
+      Issue.record("a moved offset was accepted")
+      return
+    }
+    #expect(refusal.reason.contains("moved during the run"))
+    // A TSC stopped for 5% of a 2 s run: 1.9 s of ticks over 2 s, though 10 ms at each end read right.
+    let (start, stopped) = relations(offsets: (100, 100), tscSeconds: 1.9, clockSeconds: 2)
+    guard case .failure(let slow) = GuestClock.span(before: start, after: stopped) else {
+      Issue.record("a TSC that stopped for 5% of the run was accepted")
+      return
+    }
+    #expect(slow.reason.contains("950000 kHz") && slow.reason.contains("stopped or changed rate"))
+  }
 }
 
 @Suite(
   "The guest's TSC against the host's, on the real /dev/kvm",
   .enabled(if: KVMAvailability.usable, KVMAvailability.reason))
 struct GuestClockKernelTests {
-  @Test("a missing constant_tsc or nonstop_tsc refuses, naming the flag (the flags given, not /proc/cpuinfo's)")
-  func refusedWithoutFlags() throws {
+  @Test("without constant_tsc or nonstop_tsc the relation is still made, resting on the measured rate")
+  func measuredWithoutFlags() throws {
     let machine = try GuestMachine(device: try KVMDevice())
     let vcpu = try machine.addVCPU()
-    for (flags, named) in [((false, true), "constant_tsc"), ((true, false), "nonstop_tsc")] {
-      guard case .failure(let refusal) = GuestClock.relate([vcpu], flags: flags) else {
-        Issue.record("related without \(named)")
-        continue
-      }
-      #expect(refusal.reason.contains(named))
+    for flags in [(false, true), (true, false)] {
+      let relation = try GuestClock.relate([vcpu], flags: flags).get()
+      #expect(relation.basis == .measured)
     }
+    #expect(try GuestClock.relate([vcpu], flags: nil).get().basis == .measured)
+    #expect(try GuestClock.relate([vcpu], flags: (true, true)).get().basis == .cpuFlags)
   }
 
   /// The relation is checked against the guest itself: `rdtsc; mov [0x100000], eax; hlt`

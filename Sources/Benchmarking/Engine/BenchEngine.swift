@@ -316,17 +316,10 @@ final class CaseSetup {
     guard let waits = drain.delaySnapshot() else {
       return .success(.omitted("no ring was read", verification: verification))
     }
-    let after: TSCRelation
-    switch GuestClock.relate(vcpus, flags: flags) {
+    let span: TSCSpan
+    switch GuestClock.relate(vcpus, flags: flags).flatMap({ GuestClock.span(before: before, after: $0) }) {
     case .failure(let refusal): return .success(.omitted(refusal.reason, verification: verification))
-    case .success(let relation): after = relation
-    }
-    guard before.intersected(with: after) != nil else {
-      return .success(
-        .omitted(
-          "the guest TSC's offset from the host's moved during the stamped run (bounds [\(before.low), \(before.high)] "
-            + "cycles before, [\(after.low), \(after.high)] after): the clocks do not keep one relation",
-          verification: verification))
+    case .success(let held): span = held
     }
     if waits.early > 0 && waits.earliest > UInt64(before.uncertaintyCycles) {
       let ns = Int(before.nanoseconds(cycles: Double(waits.earliest)).rounded())
@@ -345,8 +338,9 @@ final class CaseSetup {
       DrainDelay(
         figures: LatencySummary(
           p50: ns(cycles.p50), p90: ns(cycles.p90), p99: ns(cycles.p99), p999: ns(cycles.p999), max: ns(cycles.max)),
-        reason: nil, uncertaintyNs: before.uncertaintyNs,
+        reason: nil, uncertaintyNs: span.uncertaintyNs(longestNs: Double(ns(cycles.max))),
         entries: Int(waits.cycles.count), early: waits.early, tscKHz: before.khz, measuredKHz: before.measuredKHz,
+        clock: DrainDelay.Clock(basis: before.basis, runKHz: span.runKHz, rateError: span.rateError),
         verification: verification, stampedNsPerWrite: Double(run.wallNs) / Double(max(writesPerRun, 1)),
         writeIntervalNs: waits.steps.count > 0 ? before.nanoseconds(cycles: Double(waits.steps.summary.p50)) : nil))
   }

@@ -19,6 +19,8 @@ public struct DrainDelay: Sendable, Equatable {
   /// against `CLOCK_MONOTONIC`, in kHz.
   public var tscKHz: UInt64?
   public var measuredKHz: Double?
+  /// What the relation rested on, and how steady the TSC was measured to be over the run.
+  public var clock: Clock?
   /// The stamped run's writes, checked: count, address, length, kind, and stamps rising.
   public var verification: Verification?
   /// The stamped run's wall time per write (its loop has an `rdtsc` more than the timed runs').
@@ -29,7 +31,7 @@ public struct DrainDelay: Sendable, Equatable {
 
   public init(
     figures: LatencySummary?, reason: String?, uncertaintyNs: Double? = nil, entries: Int = 0, early: Int = 0,
-    tscKHz: UInt64? = nil, measuredKHz: Double? = nil, verification: Verification? = nil,
+    tscKHz: UInt64? = nil, measuredKHz: Double? = nil, clock: Clock? = nil, verification: Verification? = nil,
     stampedNsPerWrite: Double? = nil, writeIntervalNs: Double? = nil
   ) {
     self.writeIntervalNs = writeIntervalNs
@@ -41,7 +43,24 @@ public struct DrainDelay: Sendable, Equatable {
     self.early = early
     self.tscKHz = tscKHz
     self.measuredKHz = measuredKHz
+    self.clock = clock
     self.verification = verification
+  }
+
+  /// The steadiness of the clocks behind the figures (`TSCSpan`).
+  public struct Clock: Sendable, Equatable {
+    /// The CPU's word for a steady TSC, or only the measurements.
+    public var basis: TSCBasis
+    /// The host TSC's rate over the stamped run against `CLOCK_MONOTONIC`, in kHz.
+    public var runKHz: Double
+    /// The largest relative difference of a measured rate from `KVM_GET_TSC_KHZ`.
+    public var rateError: Double
+
+    public init(basis: TSCBasis, runKHz: Double, rateError: Double) {
+      self.basis = basis
+      self.runKHz = runKHz
+      self.rateError = rateError
+    }
   }
 
   /// No figures, and why.

@@ -26,13 +26,23 @@ public struct TSCRelation: Sendable, Equatable {
   public var measuredKHz: Double
   /// `KVM_GET_MSRS` readings taken (per vCPU, summed).
   public var readings: Int
+  /// What the TSC's steady rate rests on.
+  public var basis: TSCBasis
+  /// A host TSC reading and the `CLOCK_MONOTONIC` time at it, taken as the relation was made:
+  /// two relations' anchors give the TSC's rate over the time between them.
+  public var anchor: ClockPair
 
-  public init(low: Int64, high: Int64, khz: UInt64, measuredKHz: Double, readings: Int) {
+  public init(
+    low: Int64, high: Int64, khz: UInt64, measuredKHz: Double, readings: Int, basis: TSCBasis = .cpuFlags,
+    anchor: ClockPair = ClockPair(tsc: 0, ns: 0)
+  ) {
     self.low = low
     self.high = high
     self.khz = khz
     self.measuredKHz = measuredKHz
     self.readings = readings
+    self.basis = basis
+    self.anchor = anchor
   }
 
   /// The middle of the bounds: the offset used.
@@ -51,8 +61,63 @@ public struct TSCRelation: Sendable, Equatable {
     let low = max(self.low, other.low)
     let high = min(self.high, other.high)
     guard low <= high else { return nil }
-    return TSCRelation(low: low, high: high, khz: khz, measuredKHz: measuredKHz, readings: readings + other.readings)
+    var joined = self
+    joined.low = low
+    joined.high = high
+    joined.readings = readings + other.readings
+    return joined
   }
+}
+
+/// What a steady TSC rate rests on: the CPU's word (`constant_tsc` and `nonstop_tsc` in
+/// /proc/cpuinfo), or only the rate measured over the run, where the CPU gives no such word
+/// (QEMU's TCG, for one, cannot offer an invariant TSC).
+public enum TSCBasis: String, Sendable, Equatable {
+  case cpuFlags = "constant_tsc"
+  case measured
+}
+
+/// A host TSC reading and `CLOCK_MONOTONIC` at the same moment (the clock read between two
+/// TSC readings, the TSC taken at their midpoint).
+public struct ClockPair: Sendable, Equatable {
+  public var tsc: Double
+  public var ns: Double
+
+  public init(tsc: Double, ns: Double) {
+    self.tsc = tsc
+    self.ns = ns
+  }
+
+  /// Now.
+  public static func now() -> ClockPair {
+    let before = HostTSC.now()
+    var time = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &time)
+    let after = HostTSC.now()
+    return ClockPair(tsc: Double(before) / 2 + Double(after) / 2, ns: Double(time.tv_sec) * 1e9 + Double(time.tv_nsec))
+  }
+
+  /// The TSC's rate from this pair to `later`, in kHz (0 when no time passed).
+  public func khz(to later: ClockPair) -> Double {
+    guard later.ns > ns else { return 0 }
+    return (later.tsc - tsc) / (later.ns - ns) * 1e6
+  }
+}
+
+/// A relation that held across a run: the offset's bounds before and after overlapped, and the
+/// host TSC ticked at the vCPU's frequency over the whole run.
+public struct TSCSpan: Sendable, Equatable {
+  /// The relation made before the run, used to convert.
+  public var relation: TSCRelation
+  /// The host TSC's rate from the relation before the run to the one after, against `CLOCK_MONOTONIC`.
+  public var runKHz: Double
+  /// The largest relative difference from `KVM_GET_TSC_KHZ` of any measured rate (before, after,
+  /// over the run): a wait of t converted at `khz` is off by at most t × this.
+  public var rateError: Double
+
+  /// No wait up to `longestNs` is off by more than this, in ns: half the offset's bounds, plus
+  /// the rate's error over the longest wait.
+  public func uncertaintyNs(longestNs: Double) -> Double { relation.uncertaintyNs + rateError * longestNs }
 }
 
 /// Why a vCPU's clock cannot be related to the host's: one sentence.
@@ -70,7 +135,11 @@ public enum GuestClock {
   public static let method =
     "guest TSC = host TSC + offset; offset bounded by KVM_GET_MSRS(MSR_IA32_TSC) readings each bracketed "
     + "by two host rdtsc readings (intersection of the bounds, before and after the run); cycles converted "
-    + "at KVM_GET_TSC_KHZ, checked against the host TSC's rate over CLOCK_MONOTONIC"
+    + "at KVM_GET_TSC_KHZ, checked within 1% against the host TSC's rate over CLOCK_MONOTONIC for 10 ms "
+    + "before and after the run and over the whole run; a steady rate rests on the CPU's constant_tsc and "
+    + "nonstop_tsc (tsc_basis constant_tsc) or, where it reports neither, on those measurements alone "
+    + "(tsc_basis measured: a stop or slowdown shorter than 1% of the run would go unseen); uncertainty = "
+    + "half the offset's bounds + the largest rate error × the longest wait"
 
   /// How far the host TSC's measured rate may stray from `KVM_GET_TSC_KHZ` (a scaled guest
   /// TSC would differ by far more).
@@ -93,24 +162,18 @@ public enum GuestClock {
 
   /// Relates every vCPU's TSC to the host's: `readings` `KVM_GET_MSRS` readings per vCPU, their
   /// bounds intersected; the frequency from `KVM_GET_TSC_KHZ`, checked against the host TSC's
-  /// rate over `CLOCK_MONOTONIC`. Refused where the host does not promise a constant, nonstop
-  /// TSC, an ioctl fails, the rates differ, or the readings do not agree on one offset.
+  /// rate over `CLOCK_MONOTONIC`. Refused where an ioctl fails, the rates differ, or the
+  /// readings do not agree on one offset. `flags` (/proc/cpuinfo's; nil when unknown) only
+  /// decide the `basis`: a relation across a run must still pass `span`.
   public static func relate(
     _ vcpus: [VCPU], readings: Int = 32, flags: (constant: Bool, nonstop: Bool)? = hostTSCFlags()
   ) -> Result<TSCRelation, ClockRefusal> {
     #if !(arch(x86_64) || arch(i386))
       return .failure(ClockRefusal("only x86 guests stamp their writes with rdtsc"))
     #else
-      guard let flags else {
-        return .failure(ClockRefusal("/proc/cpuinfo has no flags line, so the host TSC's behaviour is unknown"))
-      }
-      let missing = [flags.constant ? nil : "constant_tsc", flags.nonstop ? nil : "nonstop_tsc"].compactMap { $0 }
-      guard missing.isEmpty else {
-        return .failure(
-          ClockRefusal(
-            "the host CPU does not report \(missing.joined(separator: " and ")) (/proc/cpuinfo): its TSC may change "
-              + "rate or stop, so a guest TSC stamp cannot be turned into host time"))
-      }
+      // Without the CPU's word for a steady TSC, the rate measured here and over the run
+      // (`span`) is all the relation rests on, and the report says so (`TSCBasis.measured`).
+      let basis: TSCBasis = flags.map { $0.constant && $0.nonstop } == true ? .cpuFlags : .measured
       guard let first = vcpus.first else { return .failure(ClockRefusal("no vCPU to read a TSC from")) }
       let khz: UInt64
       do {
@@ -126,6 +189,7 @@ public enum GuestClock {
             "the host TSC ticked at \(Int(measured.rounded())) kHz against CLOCK_MONOTONIC, but KVM_GET_TSC_KHZ "
               + "says the guest's ticks at \(khz) kHz: a scaled or unsteady TSC, which cmmio does not relate"))
       }
+      let anchor = ClockPair.now()
       var relation: TSCRelation?
       for (index, vcpu) in vcpus.enumerated() {
         var low = Int64.min
@@ -147,7 +211,9 @@ public enum GuestClock {
               "vCPU \(index)'s TSC readings (KVM_GET_MSRS) do not agree on one offset from the host TSC: "
                 + "the relation is unstable"))
         }
-        let this = TSCRelation(low: low, high: high, khz: khz, measuredKHz: measured, readings: max(readings, 1))
+        let this = TSCRelation(
+          low: low, high: high, khz: khz, measuredKHz: measured, readings: max(readings, 1), basis: basis,
+          anchor: anchor)
         if let previous = relation {
           guard let joined = previous.intersected(with: this) else {
             return .failure(ClockRefusal("vCPU \(index)'s TSC offset differs from vCPU 0's: no one relation holds"))
@@ -162,23 +228,35 @@ public enum GuestClock {
     #endif
   }
 
-  /// The host TSC's rate in kHz over about 10 ms of `CLOCK_MONOTONIC`; each end is a
-  /// monotonic reading between two TSC readings, taken at the TSC's midpoint.
-  static func measureHostKHz() -> Double {
-    func pair() -> (tsc: Double, ns: Double) {
-      let before = HostTSC.now()
-      var time = timespec()
-      clock_gettime(CLOCK_MONOTONIC, &time)
-      let after = HostTSC.now()
-      let ns = Double(time.tv_sec) * 1e9 + Double(time.tv_nsec)
-      return (Double(before) / 2 + Double(after) / 2, ns)
+  /// Checks a relation made before a run against one made after it: the offset's bounds must
+  /// overlap (the offset did not move), and the host TSC must have ticked at `KVM_GET_TSC_KHZ`
+  /// within `rateTolerance` from one to the other (it neither stopped nor changed rate for
+  /// more than that share of the run, which is all a `TSCBasis.measured` relation rests on).
+  public static func span(before: TSCRelation, after: TSCRelation) -> Result<TSCSpan, ClockRefusal> {
+    guard before.intersected(with: after) != nil else {
+      return .failure(
+        ClockRefusal(
+          "the guest TSC's offset from the host's moved during the run (bounds [\(before.low), \(before.high)] "
+            + "cycles before, [\(after.low), \(after.high)] after): the clocks do not keep one relation"))
     }
-    let start = pair()
+    let khz = Double(before.khz)
+    let runKHz = before.anchor.khz(to: after.anchor)
+    guard abs(runKHz / khz - 1) <= rateTolerance else {
+      return .failure(
+        ClockRefusal(
+          "over the run the host TSC ticked at \(Int(runKHz.rounded())) kHz against CLOCK_MONOTONIC, not the "
+            + "\(before.khz) kHz of KVM_GET_TSC_KHZ: it stopped or changed rate"))
+    }
+    let rateError = [before.measuredKHz, after.measuredKHz, runKHz].map { abs($0 / khz - 1) }.max() ?? 0
+    return .success(TSCSpan(relation: before, runKHz: runKHz, rateError: rateError))
+  }
+
+  /// The host TSC's rate in kHz over about 10 ms of `CLOCK_MONOTONIC`.
+  static func measureHostKHz() -> Double {
+    let start = ClockPair.now()
     var pause = timespec(tv_sec: 0, tv_nsec: 10_000_000)
     var left = timespec()
     while nanosleep(&pause, &left) != 0 && errno == EINTR { pause = left }
-    let end = pair()
-    guard end.ns > start.ns else { return 0 }
-    return (end.tsc - start.tsc) / (end.ns - start.ns) * 1e6
+    return start.khz(to: ClockPair.now())
   }
 }
