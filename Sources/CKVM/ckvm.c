@@ -20,6 +20,8 @@ int ckvm_pin_current_thread(int cpu) {
   return pthread_setaffinity_np(pthread_self(), sizeof set, &set);
 }
 
+int ckvm_unshare_file_table(void) { return unshare(CLONE_FILES) == 0 ? 0 : errno; }
+
 int ckvm_read_guest_tsc(int vcpu_fd, uint64_t *guest, uint64_t *before, uint64_t *after) {
 #if defined(__x86_64__) || defined(__i386__)
   // struct kvm_msrs ends in a flexible array: the union gives it room for one entry.

@@ -8,6 +8,13 @@
  *
  *   cmmio-ref --mode ram|plain|coalesced --space mmio|pio --writes N
  *             [--ring-size K] [--cpu C] [--show-guest]
+ *             [--thread [--unshare-files]]
+ *
+ * --thread runs everything in a second thread while the first waits in
+ * pthread_join(), as cmmio's vCPU threads do: the fd table is then shared by
+ * two threads, so every ioctl's fdget() takes and drops a reference on the
+ * file. --unshare-files makes that thread call unshare(CLONE_FILES) first, as
+ * cmmio's vCPU threads do, which gives it a table of its own again.
  *
  * Output: one line of JSON on stdout (see print_result()).
  * Exit status: 0 verified, 1 KVM failure or verification failed,
@@ -69,6 +76,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -197,7 +205,7 @@ static inline void check_write(struct tally *t, uint64_t addr, uint64_t want_add
 		t->expect--;
 }
 
-int main(int argc, char **argv)
+static int ref_main(int argc, char **argv)
 {
 	int mode = -1, space = -1;
 	uint64_t writes = 0, ring_size = 0, cpu = 0;
@@ -252,7 +260,8 @@ int main(int argc, char **argv)
 		} else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
 			printf("usage: cmmio-ref --mode ram|plain|coalesced "
 			       "--space mmio|pio --writes N [--ring-size K] "
-			       "[--cpu C] [--show-guest]\n");
+			       "[--cpu C] [--show-guest] "
+			       "[--thread [--unshare-files]]\n");
 			return 0;
 		} else {
 			usage_error("unknown argument '%s'.", a);
@@ -521,4 +530,56 @@ int main(int argc, char **argv)
 	close(vm);
 	close(kvm);
 	return verified ? 0 : 1;
+}
+
+struct thread_run {
+	int argc;
+	char **argv;
+	bool unshare_files;
+	int status;
+};
+
+static void *thread_main(void *arg)
+{
+	struct thread_run *run = arg;
+
+	if (run->unshare_files && unshare(CLONE_FILES) != 0) {
+		fprintf(stderr, "cmmio-ref: unshare(CLONE_FILES) failed: %s.\n",
+			strerror(errno));
+		run->status = 1;
+		return NULL;
+	}
+	run->status = ref_main(run->argc, run->argv);
+	return NULL;
+}
+
+/* Takes --thread and --unshare-files out of argv; ref_main() sees the rest. */
+int main(int argc, char **argv)
+{
+	struct thread_run run = { .argc = 0, .argv = argv };
+	bool thread = false;
+	pthread_t tid;
+	int err;
+
+	for (int i = 0; i < argc; i++) {
+		if (i > 0 && strcmp(argv[i], "--thread") == 0)
+			thread = true;
+		else if (i > 0 && strcmp(argv[i], "--unshare-files") == 0)
+			run.unshare_files = true;
+		else
+			argv[run.argc++] = argv[i];
+	}
+	argv[run.argc] = NULL;
+	if (run.unshare_files && !thread)
+		usage_error("%s only applies with --thread.", "--unshare-files");
+	if (!thread)
+		return ref_main(run.argc, run.argv);
+	err = pthread_create(&tid, NULL, thread_main, &run);
+	if (err != 0) {
+		fprintf(stderr, "cmmio-ref: pthread_create failed: %s.\n",
+			strerror(err));
+		return 1;
+	}
+	pthread_join(tid, NULL);
+	return run.status;
 }

@@ -70,6 +70,8 @@ final class VCPUWorker: @unchecked Sendable {
   /// Runs on the vCPU's own thread.
   func run(control: RunControl, drain: DrainCoordinator) {
     Interruption.prepareVCPUThread()
+    // Only for speed: a failure leaves the shared table, which is merely slower.
+    _ = Host.privateFileTable()
     var result = VCPURunRecord()
     if let cpu {
       let code = Host.pinCurrentThread(to: cpu)

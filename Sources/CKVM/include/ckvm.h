@@ -102,6 +102,10 @@ int ckvm_current_cpu(void);
 /// Returns 0 or the error number (pthread calls do not set errno).
 int ckvm_pin_current_thread(int cpu);
 
+/// unshare(2) with CLONE_FILES: a private copy of the fd table for the calling
+/// thread. Returns 0 or the error number.
+int ckvm_unshare_file_table(void);
+
 // MARK: - Interruption.
 
 /// Installs SIGINT and SIGTERM handlers without SA_RESTART, so a blocked

@@ -15,6 +15,10 @@ public final class VCPU: @unchecked Sendable {
   private let mapping: OwnedMapping
   /// The shared `struct kvm_run`, which `run()` reads in place.
   @usableFromInline let state: UnsafeMutablePointer<kvm_run>
+  /// `descriptor.rawValue`, copied: the vCPU fd lives as long as the vCPU, and reading the
+  /// class's `var` from another module costs a dynamic exclusivity check (`swift_beginAccess`)
+  /// on every `KVM_RUN` of the benchmark's loop.
+  @usableFromInline let fd: Int32
   /// The VM's coalesced ring, seen through this vCPU's mapping; nil where the
   /// kernel lacks `KVM_CAP_COALESCED_MMIO`.
   public let ring: CoalescedRing?
@@ -26,6 +30,7 @@ public final class VCPU: @unchecked Sendable {
     self.id = id
     self.vm = vm
     self.descriptor = descriptor
+    self.fd = descriptor.rawValue
     self.mapping = mapping
     self.state = mapping.base.assumingMemoryBound(to: kvm_run.self)
     let pageSize = Host.pageSize
@@ -48,7 +53,7 @@ public final class VCPU: @unchecked Sendable {
   /// of the structure between the ioctl and the caller's `switch`.
   @inlinable @inline(__always)
   public func run() throws(SystemCallError) -> VCPUExit {
-    if ckvm_ioctl_int(descriptor.rawValue, CKVM_RUN, 0) == -1 {
+    if ckvm_ioctl_int(fd, CKVM_RUN, 0) == -1 {
       let code = errno
       if code == EINTR { return .interrupted }
       throw SystemCallError(operation: "KVM_RUN", code: code)
