@@ -1,8 +1,8 @@
 """Alternating runs of cmmio and cmmio-ref, and the median of their ratios with a 95% interval.
 
-Used by compare.sh (cmmio against cmmio-ref, every mode and space) and threads.sh
-(cmmio-ref alone, in a second thread, and in a second thread with a private fd table,
-against cmmio-ref as it is). Each pair runs A then B on the same CPU with the same
+Used by compare.sh: `compare`, cmmio against cmmio-ref in every mode and space; `threads`
+(`compare.sh threads`), cmmio-ref in a second thread, with and without a private fd table,
+and cmmio, against cmmio-ref as it is. Each pair runs A then B on the same CPU with the same
 writes; the ratio of a pair is B's writes/s over A's.
 """
 import json

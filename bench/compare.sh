@@ -8,10 +8,21 @@
 # so it takes some 40 pairs to pin a median within about 2%. Goal: median >= 0.98
 # for plain and for coalesced at the full ring; exit 1 otherwise.
 #
-# usage: bench/compare.sh [PAIRS [WRITES [CPU]]]   (defaults 41, 50000, 0)
-# The run is appended to bench/results/compare-<date>-<host>.txt.
+# `bench/compare.sh threads`: what a second thread costs a plain exit, and what a
+# private fd table gives back: cmmio-ref as it is (A), then, each against it,
+# cmmio-ref in a second thread (--thread), in a second thread that first calls
+# unshare(CLONE_FILES) (--thread --unshare-files, as cmmio's vCPU threads do), and
+# cmmio bench, in rotation, plain MMIO.
+#
+# usage: bench/compare.sh [threads] [PAIRS [WRITES [CPU]]]   (defaults 41, 50000, 0)
+# The run is appended to bench/results/<compare|threads>-<date>-<host>.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+what=compare
+if [ "${1:-}" = threads ]; then
+  what=threads
+  shift
+fi
 pairs=${1:-41}
 writes=${2:-50000}
 cpu=${3:-0}
@@ -27,6 +38,6 @@ for space in mmio pio; do
   done
 done
 mkdir -p bench/results
-record="bench/results/compare-$(date +%Y-%m-%d)-$(hostname).txt"
-bench/run-header.sh "bench/compare.sh $pairs $writes $cpu" | tee -a "$record"
-python3 bench/compare.py compare "$cmmio" "$ref" "$pairs" "$writes" "$cpu" | tee -a "$record"
+record="bench/results/$what-$(date +%Y-%m-%d)-$(hostname).txt"
+bench/run-header.sh "bench/compare.sh${what/compare/} $pairs $writes $cpu" | tee -a "$record"
+python3 bench/compare.py "$what" "$cmmio" "$ref" "$pairs" "$writes" "$cpu" | tee -a "$record"
