@@ -76,14 +76,12 @@ public struct RunLatency: Sendable {
 /// so no constant TSC frequency is assumed.
 struct RunTimer {
   let usesTSC: Bool
-  private let startTicks: UInt64
-  private let startNs: UInt64
+  /// The TSC and `CLOCK_MONOTONIC` as the run started.
+  private let start: ClockPair
 
-  /// Starts the run's clock pair.
   init() {
     usesTSC = HostTSC.now() != 0
-    startNs = Clock.monotonicNanoseconds()
-    startTicks = usesTSC ? HostTSC.now() : startNs
+    start = ClockPair.now()
   }
 
   /// Now, in ticks (nanoseconds where there is no TSC).
@@ -91,15 +89,13 @@ struct RunTimer {
   func now() -> UInt64 { usesTSC ? HostTSC.now() : Clock.monotonicNanoseconds() }
 
   /// When the run started, in monotonic nanoseconds.
-  var startedAt: UInt64 { startNs }
+  var startedAt: UInt64 { UInt64(start.ns) }
 
   /// A tick's length over the run so far, in nanoseconds, and the run's end in monotonic
   /// nanoseconds (1 without a TSC, or when no tick passed).
   func finish() -> (nanosecondsPerTick: Double, endedAt: UInt64) {
-    let endNs = Clock.monotonicNanoseconds()
-    guard usesTSC else { return (1, endNs) }
-    let ticks = HostTSC.now() &- startTicks
-    guard ticks > 0, endNs > startNs else { return (1, endNs) }
-    return (Double(endNs - startNs) / Double(ticks), endNs)
+    let end = ClockPair.now()
+    let khz = start.khz(to: end)
+    return (usesTSC && khz > 0 ? 1e6 / khz : 1, UInt64(end.ns))
   }
 }
