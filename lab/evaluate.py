@@ -324,7 +324,7 @@ def judge_drain_delay(k):
     if law:
         parts.append("median / (K/2 x write interval): " + ", ".join(law))
     for basis, worst in sorted(rate_errors.items(), key=lambda item: str(item[0])):
-        parts.append(f"tsc_basis {basis}, rate error <= {worst * 100:.2f}%")
+        parts.append(f"tsc_basis {basis}, rate error <= {worst * 100:.2g}%")
     if omitted:
         parts.append(f"{len(omitted)} omitted: {omitted[0].split(' (')[0]}")
     if not parts:
