@@ -68,28 +68,20 @@ public enum OpenMetrics {
   }
 
   /// Label values escape `\`, `"` and newline (OpenMetrics §escaping).
-  public static func escapeLabel(_ text: String) -> String {
-    var out = ""
-    for character in text.unicodeScalars {
-      switch character {
-      case "\\": out += "\\\\"
-      case "\"": out += "\\\""
-      case "\n": out += "\\n"
-      default: out.unicodeScalars.append(character)
-      }
-    }
-    return out
-  }
+  public static func escapeLabel(_ text: String) -> String { escape(text, quote: "\\\"") }
 
   /// HELP text: `\` and newline escaped, `"` written as `'` (OpenMetrics wants it escaped,
   /// Prometheus' text parser refuses `\"` there, so neither form would suit both).
-  static func escapeHelp(_ text: String) -> String {
+  static func escapeHelp(_ text: String) -> String { escape(text, quote: "'") }
+
+  /// `\` and newline escaped, `"` written as `quote`.
+  private static func escape(_ text: String, quote: String) -> String {
     var out = ""
     for character in text.unicodeScalars {
       switch character {
       case "\\": out += "\\\\"
+      case "\"": out += quote
       case "\n": out += "\\n"
-      case "\"": out += "'"
       default: out.unicodeScalars.append(character)
       }
     }
