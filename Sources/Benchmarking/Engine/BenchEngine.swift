@@ -69,6 +69,10 @@ public final class BenchEngine {
     self.device = device
   }
 
+  /// The has-room arithmetic every case's cursor models: the override, else what the probe
+  /// measured, else the fixed kernel's.
+  private var ringArithmetic: HasRoomArithmetic { arithmeticOverride ?? plan.ringArithmetic ?? .fixed }
+
   /// Measures every case in turn. It stops early when `Interruption.signal` reports
   /// SIGINT or SIGTERM: a caller that wants that calls `Interruption.install()` (the
   /// command line does); the engine itself installs only the kick.
@@ -88,7 +92,7 @@ public final class BenchEngine {
       do {
         setup = try CaseSetup(
           benchCase, configuration: config, device: device, skew: expectationSkew,
-          arithmetic: arithmeticOverride ?? plan.ringArithmetic ?? .fixed, ringSizeSkew: ringSizeSkew)
+          arithmetic: ringArithmetic, ringSizeSkew: ringSizeSkew)
       } catch {
         outcome.failure = error
         break
@@ -137,7 +141,7 @@ extension BenchEngine {
     do {
       stamped = try CaseSetup(
         benchCase, configuration: config, device: device, skew: expectationSkew,
-        arithmetic: arithmeticOverride ?? plan.ringArithmetic ?? .fixed, stamped: true)
+        arithmetic: ringArithmetic, stamped: true)
     } catch {
       outcome.failure = error
       return .omitted("not measured: setting up the stamped run failed")
