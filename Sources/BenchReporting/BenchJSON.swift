@@ -176,6 +176,7 @@ func resultJSON(_ result: BenchResult) -> JSONValue {
       ("exit_check", exitCheckJSON(result)),
       ("observed_vcpu_cpus", .array(result.observedVCPUCPUs.map { .integer($0) })),
       ("observed_drain_cpu", result.observedDrainCPU.map { .integer($0) } ?? .null),
+      ("drainer_cpu_share", result.drainerCPUShare.map { .double($0) } ?? .null),
       ("drain_delay_ns", drainDelayJSON(result.drainDelay)),
       ("drain_delay_reason", drainDelayReason(result)),
       ("drain_delay_verification", drainDelayVerificationJSON(result.drainDelay)),

@@ -101,7 +101,8 @@ public func benchOpenMetrics(_ report: BenchReport) -> String {
   }
   var warnings = MetricFamily(
     name: "cmmio_bench_warnings",
-    help: "Warnings of the report by kind (high_cv, outliers, few_runs, loaded_host, below_ram_floor); see its JSON.")
+    help: "Warnings of the report by kind (high_cv, outliers, few_runs, loaded_host, below_ram_floor, "
+      + "contended_drainer); see its JSON.")
   let found = benchWarnings(report)
   for kind in BenchWarning.Kind.allCases {
     warnings.add(Double(found.filter { $0.kind == kind }.count), [("kind", kind.rawValue)] + hostLabels(host))

@@ -39,7 +39,10 @@ func benchCSV(_ report: BenchReport) -> String {
   header += ["verification_entries", "verification_lost", "verification_out_of_order", "verification_eventfd_count"]
   header += ["achieved_ring_size", "model_exits_per_write", "exit_check_passed"]
   header += drainDelayCSVHeader
-  header += ["observed_vcpu_cpus", "observed_drain_cpu", "speedup_vs_plain", "ratio_to_floor", "interrupted"]
+  header += [
+    "observed_vcpu_cpus", "observed_drain_cpu", "drainer_cpu_share", "speedup_vs_plain", "ratio_to_floor",
+    "interrupted",
+  ]
 
   func number(_ value: Double) -> String { value.isFinite ? JSONValue.format(value) : "" }
   func cell(_ value: JSONValue?) -> String {
@@ -71,6 +74,7 @@ func benchCSV(_ report: BenchReport) -> String {
     row += drainDelayCSVCells(result)
     row.append(result.observedVCPUCPUs.map(String.init).joined(separator: " "))
     row.append(result.observedDrainCPU.map(String.init) ?? "")
+    row.append(result.drainerCPUShare.map(number) ?? "")
     let comparison = report.comparisons.first { $0.key == result.key }
     row.append(comparison.map { number($0.speedupVsPlain) } ?? "")
     row.append(comparison?.ratioToFloor.map(number) ?? "")

@@ -58,6 +58,13 @@ func warningSentence(_ warning: BenchWarning, in report: BenchReport) -> String 
       sentence += " Suspect the measurement (noise, a disturbed RAM run) before believing it."
     }
     return sentence
+  case .contendedDrainer:
+    let cpu = warning.key.flatMap { key in report.results.first { $0.key == key } }?.observedDrainCPU
+    return subject + "the drainer thread ran for only \(percent(warning.value)) of a run's wall time (its CPU "
+      + "time; limit \(percent(warning.limit))): for the rest other tasks had "
+      + (cpu.map { "CPU \($0)" } ?? "its CPU") + ", the hypervisor took it (steal), or the drainer was blocked, "
+      + "and writes waited in the ring meanwhile; this result's throughput and drain delay are those of a drainer "
+      + "that did not have its CPU to itself."
   }
 }
 
@@ -99,6 +106,7 @@ func headlineDoubts(_ report: BenchReport, keys: [CaseKey]) -> [String] {
     case .highVariation: phrase = "run-to-run variation above \(percent(BenchWarning.Rules.maximumCV))"
     case .outliers: phrase = "outlier runs"
     case .belowRAMFloor: continue  // said in the sentence itself
+    case .contendedDrainer: phrase = "a drainer sharing its CPU"
     }
     if let key = warning.key, !keys.contains(key) { continue }
     if !doubts.contains(phrase) { doubts.append(phrase) }

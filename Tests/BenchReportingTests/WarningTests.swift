@@ -6,7 +6,7 @@ import Testing
 
 /// Each warning rule on reports built to sit just inside and just outside it, so a rule
 /// with the wrong threshold, direction or statistic fails here.
-@Suite("bench warnings: CV, IQR outliers, few runs, a loaded host, below the RAM floor")
+@Suite("bench warnings: CV, IQR outliers, few runs, a loaded host, below the RAM floor, a contended drainer")
 struct WarningTests {
   /// `result` with these writes/s samples in run order (ns/write follows from them).
   func with(_ result: BenchResult, writesPerSec samples: [Double]) -> BenchResult {
@@ -137,6 +137,34 @@ struct WarningTests {
       Synthetic.result(.coalesced, ring: 169, cpu: 0, nsPerWrite: 5_700, exitsPerWrite: 1 / 170)
     }
     #expect(!kinds(slower).contains(.belowRAMFloor))
+  }
+
+  @Test("a thread drainer on its CPU for less than 90% of a run warns, naming the CPU; at 90% it does not")
+  func contendedDrainer() throws {
+    func drained(_ share: Double?) -> BenchReport {
+      // The headline quotes CPU 1's full ring.
+      report(cpu: 1) { result in
+        var result = result
+        result.observedDrainCPU = 0
+        result.drainerCPUShare = share
+        return result
+      }
+    }
+    let contended = drained(0.62)
+    let warning = try #require(benchWarnings(contended).first { $0.kind == .contendedDrainer })
+    #expect(warning.value == 0.62 && warning.limit == 0.9)
+    #expect(warning.key?.ringSize == 169)
+    #expect(benchHeadline(contended).contains("a drainer sharing its CPU"))
+    #expect(!kinds(drained(0.9)).contains(.contendedDrainer))
+    #expect(!kinds(drained(nil)).contains(.contendedDrainer))
+    let document = try #require(
+      try JSONSerialization.jsonObject(with: Data(renderBench(contended, format: .json).utf8)) as? [String: Any])
+    let results = try #require(document["results"] as? [[String: Any]])
+    #expect(results.compactMap { $0["drainer_cpu_share"] as? Double } == [0.62])
+    let warnings = try #require(document["warnings"] as? [[String: Any]])
+    let sentence = try #require(warnings.first { $0["kind"] as? String == "contended_drainer" }?["message"] as? String)
+    #expect(sentence.contains("ran for only 62.0% of a run's wall time"), "\(sentence)")
+    #expect(sentence.contains("other tasks had CPU 0"), "\(sentence)")
   }
 
   @Test("the headline reads with care only about the results it quotes")

@@ -50,16 +50,22 @@ struct DrainDelayKernelTests {
 
   /// The drainer is given a CPU of its own (vCPU on CPU 0, drainer on CPU 1): sharing one,
   /// it runs only when the vCPU thread is descheduled, and entries wait as long as with exits.
-  /// On a 2-CPU machine the other suites running in parallel can take CPU 1 for a whole pair
-  /// of runs (a clean-clone CI run once saw 476 µs against 464 µs), so the pair is measured
-  /// up to three times; a drainer that does not cut the wait fails all three.
+  /// The drainer calls `sched_yield()` whenever the ring is empty, so any runnable task on
+  /// CPU 1 gets the CPU for a slice (whatever the drainer's nice value). On a 2-CPU machine
+  /// the suites running beside this one keep CPU 1 busy: clean-clone CI runs measured thread
+  /// medians of 471–533 µs against exit's 378–463, and the drainer's CPU share at 0.10–0.12.
+  /// So a pair is judged only where the drainer had its CPU (`drainerCPUShare` at least the
+  /// warning's limit), measured up to ten times (even idle, the kernel's kdamond can take
+  /// CPU 1 for milliseconds, docs/bench.md). If it never had it, the test records a
+  /// warning (not a failure) that it was inconclusive: `.ci/run` runs this suite again on
+  /// its own, and the lab's host run judges the same law. A drainer that had its CPU and did not cut the wait fails.
   @Test("a drain thread's median delay is below the exit drain's at the full ring", arguments: [IOSpace.mmio, .pio])
   func threadBelowExit(space: IOSpace) throws {
     guard clockUsable, Host.onlineCPUs().cpus.contains(1) else { return }
     var attempts: [String] = []
-    var below = false
-    for _ in 1...3 {
-      var medians: [DrainStrategy: UInt64] = [:]
+    var verdict: Bool?
+    for _ in 1...10 where verdict == nil {
+      var results: [DrainStrategy: BenchResult] = [:]
       for drain in [DrainStrategy.exit, .thread] {
         let outcome = try measure { config in
           config.modes = [.coalesced]
@@ -72,17 +78,44 @@ struct DrainDelayKernelTests {
           config.ringSizes = [169]
         }
         let result = try #require(outcome.results.first)
-        let figures = try #require(result.drainDelay?.figures, "\(drain): \(result.drainDelay?.reason ?? "")")
         #expect(result.passed)
-        medians[drain] = figures.p50
+        results[drain] = result
       }
-      let exit = try #require(medians[.exit])
-      let thread = try #require(medians[.thread])
-      attempts.append("thread drain median \(thread) ns, exit drain \(exit) ns")
-      below = thread < exit
-      if below { break }
+      let exit = try #require(results[.exit]?.drainDelay)
+      let thread = try #require(results[.thread])
+      let exitMedian = try #require(exit.figures?.p50, "exit: \(exit.reason ?? "")")
+      let threadMedian = try #require(thread.drainDelay?.figures?.p50, "thread: \(thread.drainDelay?.reason ?? "")")
+      let share = try #require(thread.drainerCPUShare)
+      attempts.append(
+        "thread drain median \(threadMedian) ns (drainer's CPU share \(share)), exit drain \(exitMedian) ns")
+      if share >= BenchWarning.Rules.leastDrainerCPUShare { verdict = threadMedian < exitMedian }
     }
-    #expect(below, "\(attempts)")
+    guard let verdict else {
+      Issue.record(
+        "inconclusive: other tasks kept CPU 1 from the drainer in every attempt: \(attempts)", severity: .warning)
+      return
+    }
+    #expect(verdict, "\(attempts)")
+  }
+
+  /// The drainer on the vCPU's CPU gets it only when the vCPU thread yields it: its share
+  /// is far below the limit, and the result says so.
+  @Test("a drainer sharing the vCPU's CPU: its CPU share is below the contended_drainer warning's limit")
+  func contendedDrainer() throws {
+    let outcome = try measure { config in
+      config.modes = [.coalesced]
+      config.drain = .thread
+      config.vcpuCPUs = CPUList([0])
+      config.drainCPUs = CPUList([0])
+      config.writes = 10_000
+      config.ringSizes = [169]
+    }
+    let result = try #require(outcome.results.first)
+    #expect(result.passed)
+    let share = try #require(result.drainerCPUShare)
+    #expect(share < BenchWarning.Rules.leastDrainerCPUShare)
+    #expect(share >= 0)
+    #expect(result.observedDrainCPU == 0)
   }
 
   @Test("the stamped run is verified: a wrong write count fails the result")

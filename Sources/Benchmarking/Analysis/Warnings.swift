@@ -12,6 +12,8 @@ public struct BenchWarning: Sendable, Equatable {
     case loadedHost = "loaded_host"
     /// A write that leaves the guest took less time than a store to guest RAM.
     case belowRAMFloor = "below_ram_floor"
+    /// The thread drain had its CPU for less than `Rules.leastDrainerCPUShare` of a run.
+    case contendedDrainer = "contended_drainer"
   }
 
   /// The thresholds, stated in every message that uses one.
@@ -22,6 +24,8 @@ public struct BenchWarning: Sendable, Equatable {
     public static let outlierMinimumRuns = 4
     public static let minimumRuns = 3
     public static let loadPerCPU = 0.5
+    /// A spinning drainer alone on its CPU measures 0.99 or more of the wall time there.
+    public static let leastDrainerCPUShare = 0.9
   }
 
   public var kind: Kind
@@ -80,6 +84,11 @@ public func benchWarnings(_ report: BenchReport) -> [BenchWarning] {
     {
       let ratio = result.nsPerWrite.median / floor.nsPerWrite.median
       if ratio < 1 { warnings.append(BenchWarning(kind: .belowRAMFloor, key: result.key, value: ratio, limit: 1)) }
+    }
+    if let share = result.drainerCPUShare, share < BenchWarning.Rules.leastDrainerCPUShare {
+      warnings.append(
+        BenchWarning(
+          kind: .contendedDrainer, key: result.key, value: share, limit: BenchWarning.Rules.leastDrainerCPUShare))
     }
   }
   return warnings

@@ -118,7 +118,11 @@ public final class BenchEngine {
       if kept.runs > 0 {
         var result = setup.result(from: kept)
         if benchCase.key.mode.usesRing {
-          result.drainDelay = drainDelay(of: benchCase, outcome: &outcome)
+          let delay = drainDelay(of: benchCase, outcome: &outcome)
+          result.drainDelay = delay
+          if let share = delay.drainerCPUShare {
+            result.drainerCPUShare = min(result.drainerCPUShare ?? share, share)
+          }
         }
         outcome.results.append(result)
       }
@@ -185,6 +189,8 @@ struct RunMeasurement: Sendable {
   var latency: RunLatency
   var observedVCPUCPUs: [Int]
   var observedDrainCPU: Int?
+  /// The thread drain's CPU time over the run's wall time (`DrainerWorker.cpuShare`).
+  var drainerCPUShare: Double?
 
   var userspaceExits: Int { writeExits + readExits }
 }
@@ -311,42 +317,48 @@ final class CaseSetup {
     case .failure(let stop): return .failure(stop)
     case .success(let measured): run = measured
     }
+    return .success(
+      delay(of: run, related: related, flags: flags).withDrainerCPUShare(run.drainerCPUShare))
+  }
+
+  /// The figures of the stamped run `run`, made with the relation `related` read before it.
+  private func delay(
+    of run: RunMeasurement, related: Result<TSCRelation, ClockRefusal>, flags: (constant: Bool, nonstop: Bool)?
+  ) -> DrainDelay {
     let verification = configuration.verify ? run.verification : nil
     let before: TSCRelation
     switch related {
-    case .failure(let refusal): return .success(.omitted(refusal.reason, verification: verification))
+    case .failure(let refusal): return .omitted(refusal.reason, verification: verification)
     case .success(let relation): before = relation
     }
     guard let waits = drain.delaySnapshot() else {
-      return .success(.omitted("no ring was read", verification: verification))
+      return .omitted("no ring was read", verification: verification)
     }
     let span: TSCSpan
     switch GuestClock.relate(vcpus, flags: flags).flatMap({ GuestClock.span(before: before, after: $0) }) {
-    case .failure(let refusal): return .success(.omitted(refusal.reason, verification: verification))
+    case .failure(let refusal): return .omitted(refusal.reason, verification: verification)
     case .success(let held): span = held
     }
     if waits.early > 0 && waits.earliest > UInt64(before.uncertaintyCycles) {
       let ns = Int(before.nanoseconds(cycles: Double(waits.earliest)).rounded())
-      return .success(
-        .omitted(
-          "\(waits.early) ring entries were read before their own TSC stamp, by up to \(ns) ns, more than the "
-            + "relation's uncertainty of \(Int(before.uncertaintyNs.rounded())) ns: the clocks are not related as measured",
-          verification: verification))
+      return .omitted(
+        "\(waits.early) ring entries were read before their own TSC stamp, by up to \(ns) ns, more than the "
+          + "relation's uncertainty of \(Int(before.uncertaintyNs.rounded())) ns: the clocks are not related as measured",
+        verification: verification)
     }
     guard waits.cycles.count > 0 else {
-      return .success(.omitted("no write waited in the ring (every write exited)", verification: verification))
+      return .omitted("no write waited in the ring (every write exited)", verification: verification)
     }
     let cycles = waits.cycles.summary
     func ns(_ value: UInt64) -> UInt64 { UInt64(before.nanoseconds(cycles: Double(value)).rounded()) }
-    return .success(
-      DrainDelay(
-        figures: LatencySummary(
-          p50: ns(cycles.p50), p90: ns(cycles.p90), p99: ns(cycles.p99), p999: ns(cycles.p999), max: ns(cycles.max)),
-        reason: nil, uncertaintyNs: span.uncertaintyNs(longestNs: Double(ns(cycles.max))),
-        entries: Int(waits.cycles.count), early: waits.early, tscKHz: before.khz, measuredKHz: before.measuredKHz,
-        clock: DrainDelay.Clock(basis: before.basis, runKHz: span.runKHz, rateError: span.rateError),
-        verification: verification, stampedNsPerWrite: Double(run.wallNs) / Double(max(writesPerRun, 1)),
-        writeIntervalNs: waits.steps.count > 0 ? before.nanoseconds(cycles: Double(waits.steps.summary.p50)) : nil))
+    return DrainDelay(
+      figures: LatencySummary(
+        p50: ns(cycles.p50), p90: ns(cycles.p90), p99: ns(cycles.p99), p999: ns(cycles.p999), max: ns(cycles.max)),
+      reason: nil, uncertaintyNs: span.uncertaintyNs(longestNs: Double(ns(cycles.max))),
+      entries: Int(waits.cycles.count), early: waits.early, tscKHz: before.khz, measuredKHz: before.measuredKHz,
+      clock: DrainDelay.Clock(basis: before.basis, runKHz: span.runKHz, rateError: span.rateError),
+      verification: verification, stampedNsPerWrite: Double(run.wallNs) / Double(max(writesPerRun, 1)),
+      writeIntervalNs: waits.steps.count > 0 ? before.nanoseconds(cycles: Double(waits.steps.summary.p50)) : nil)
   }
 
   /// One run: reset, start every thread together, wait (kicking them on SIGINT, SIGTERM or
@@ -485,7 +497,7 @@ final class CaseSetup {
       statDeltas: deltas,
       latency: latency,
       observedVCPUCPUs: workers.map(\.record.observedCPU),
-      observedDrainCPU: drainer?.observedCPU)
+      observedDrainCPU: drainer?.observedCPU, drainerCPUShare: drainer?.cpuShare)
   }
 
   /// Writes per run, all vCPUs together.
@@ -572,7 +584,7 @@ final class CaseSetup {
       exitsPerSec: tally.exitsPerSecSum / runs, kvmRunNs: tally.latency.summary, kernelStats: kernelStats,
       verification: configuration.verify ? tally.verification : nil, exitCheck: exitCheck(from: tally),
       observedVCPUCPUs: tally.observedVCPUCPUs,
-      observedDrainCPU: tally.observedDrainCPU)
+      observedDrainCPU: tally.observedDrainCPU, drainerCPUShare: tally.leastDrainerCPUShare)
   }
 }
 
@@ -593,6 +605,8 @@ struct CaseTally {
   /// From the last kept run.
   private(set) var observedVCPUCPUs: [Int] = []
   private(set) var observedDrainCPU: Int?
+  /// The least share of its CPU the thread drain had in any kept run.
+  private(set) var leastDrainerCPUShare: Double?
 
   init(statCount: Int) { statSums = Array(repeating: 0, count: statCount) }
 
@@ -606,6 +620,7 @@ struct CaseTally {
     verification = verification.adding(run.verification)
     observedVCPUCPUs = run.observedVCPUCPUs
     observedDrainCPU = run.observedDrainCPU
+    if let share = run.drainerCPUShare { leastDrainerCPUShare = min(leastDrainerCPUShare ?? share, share) }
     if exitProblem == nil, let problem = run.exitProblem { exitProblem = "run \(runs): " + problem }
     grants.merge(run.grants)
   }

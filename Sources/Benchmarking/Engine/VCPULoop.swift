@@ -173,6 +173,10 @@ final class DrainerWorker: @unchecked Sendable {
   let pollFD: Int32?
   var observedCPU = -1
   var failure: BenchFailure?
+  /// The thread drain's CPU time over its wall time in the run: near 1 for a drainer that
+  /// had its CPU to itself, lower when it was off it (preempted, stolen, blocked). Nil for
+  /// the `poll()` drainer, which sleeps by design.
+  var cpuShare: Double?
 
   init(cpu: Int?, pollFD: Int32? = nil) {
     self.cpu = cpu
@@ -191,6 +195,14 @@ final class DrainerWorker: @unchecked Sendable {
       return
     }
     observedCPU = Host.currentCPU()
+    let wallStart = Clock.monotonicNanoseconds()
+    let cpuStart = Clock.threadCPUNanoseconds()
+    defer {
+      let wall = Clock.monotonicNanoseconds() &- wallStart
+      if pollFD == nil && wall > 0 {
+        cpuShare = min(Double(Clock.threadCPUNanoseconds() &- cpuStart) / Double(wall), 1)
+      }
+    }
     while control.finishedVCPUs < vcpus && control.stopReason == .none {
       if let pollFD {
         // Wakes when a coalesced write makes the ring non-empty (POLLIN); the 1 ms timeout

@@ -28,6 +28,8 @@ public struct DrainDelay: Sendable, Equatable {
   /// The median time from one write of a vCPU to its next, from the stamps: the time per write
   /// of the loop undisturbed (the wall-time mean also carries every preemption of the thread).
   public var writeIntervalNs: Double?
+  /// The thread drain's share of its CPU in the stamped run (`BenchResult.drainerCPUShare`).
+  public var drainerCPUShare: Double?
 
   public init(
     figures: LatencySummary?, reason: String?, uncertaintyNs: Double? = nil, entries: Int = 0, early: Int = 0,
@@ -61,6 +63,13 @@ public struct DrainDelay: Sendable, Equatable {
       self.runKHz = runKHz
       self.rateError = rateError
     }
+  }
+
+  /// This delay with the stamped run's drainer share.
+  func withDrainerCPUShare(_ share: Double?) -> DrainDelay {
+    var delay = self
+    delay.drainerCPUShare = share
+    return delay
   }
 
   /// No figures, and why.

@@ -181,6 +181,11 @@ public struct BenchResult: Sendable, Equatable {
   public var observedVCPUCPUs: [Int]
   /// CPU the drainer was seen on, if there was one.
   public var observedDrainCPU: Int?
+  /// `--drain thread`: the least, over the kept runs and the stamped run, of the drainer
+  /// thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`) over the run's wall time. The drainer
+  /// spins, so on a CPU of its own this is near 1; below that it was off its CPU (other
+  /// tasks, the hypervisor's steal, or blocked) while writes waited in the ring.
+  public var drainerCPUShare: Double?
   /// Ring modes: how long writes waited in the ring (a separate stamped run); nil for the others.
   public var drainDelay: DrainDelay?
 
@@ -188,8 +193,9 @@ public struct BenchResult: Sendable, Equatable {
     key: CaseKey, writes: Int, runs: Int, writesPerSec: Summary, nsPerWrite: Summary, userspaceExitsPerWrite: Double,
     exitsPerSec: Double, kvmRunNs: LatencySummary, kernelStats: [(name: String, value: Double)],
     verification: Verification?, exitCheck: ExitCheck? = nil, observedVCPUCPUs: [Int], observedDrainCPU: Int?,
-    drainDelay: DrainDelay? = nil
+    drainerCPUShare: Double? = nil, drainDelay: DrainDelay? = nil
   ) {
+    self.drainerCPUShare = drainerCPUShare
     self.drainDelay = drainDelay
     self.exitCheck = exitCheck
     self.key = key

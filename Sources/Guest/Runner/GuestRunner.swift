@@ -187,6 +187,14 @@ public enum Clock {
     return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
   }
 
+  /// The calling thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`: user and system), in ns:
+  /// against wall time, how much of it the thread was on a CPU.
+  public static func threadCPUNanoseconds() -> UInt64 {
+    var now = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
+    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+  }
+
   /// `seconds` from now in monotonic nanoseconds, saturating: any `seconds`, however
   /// large, negative, infinite or NaN, gives a deadline and never traps (`UInt64(x)`
   /// of a value past 2^64 − 1 would).
