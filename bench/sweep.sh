@@ -15,6 +15,7 @@ cpus=$(cat /sys/devices/system/cpu/online)
 out="bench/results/$(date +%Y-%m-%d)-$(hostname)"
 mkdir -p "$out"
 start=$(date +%s)
+nodes=(/sys/devices/system/node/node[0-9]*)
 {
   echo "# The machine this sweep ran on"
   echo
@@ -23,7 +24,7 @@ start=$(date +%s)
   echo '```'
   echo
   echo "- CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
-  echo "- online CPUs: $cpus; NUMA nodes: $(ls -d /sys/devices/system/node/node* | wc -l)"
+  echo "- online CPUs: $cpus; NUMA nodes: ${#nodes[@]}"
   echo "- cmmio: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (with uncommitted changes)')"
   echo "- each result: $writes writes per vCPU per run, $runs kept runs after 1 warm-up run"
 } > "$out/machine.md"
@@ -34,6 +35,7 @@ for space in mmio pio; do
       drainers=()
       [ "$drain" = thread ] && drainers=(--drain-cpus "$cpus")
       echo "sweep: $name" >&2
+      # shellcheck disable=SC2054 # the commas are cmmio's list syntax, inside one argument
       common=(bench --modes ram,plain,coalesced --space "$space" --drain "$drain" --vcpus "$vcpus"
         --ring-sizes 1,2,4,8,16,32,64,128,max --vcpu-cpus "$cpus" "${drainers[@]}"
         --writes "$writes" --runs "$runs" --warmup 1 --no-progress)

@@ -10,14 +10,18 @@ package=$1
 out=$2
 commit=nil
 dirty=nil
+# Reading the commit is safe in a checkout another user owns (root building a user's
+# clone), which git otherwise refuses as of "dubious ownership": trust this one only.
+here=$(cd "$package" && pwd -P)
+git_here() { git -c safe.directory="$here" -C "$package" "$@"; }
 if command -v git >/dev/null 2>&1 \
-  && top=$(git -C "$package" rev-parse --show-toplevel 2>/dev/null) \
-  && [ "$(cd "$top" && pwd -P)" = "$(cd "$package" && pwd -P)" ] \
-  && head=$(git -C "$package" rev-parse --verify -q HEAD 2>/dev/null); then
+  && top=$(git_here rev-parse --show-toplevel 2>/dev/null) \
+  && [ "$(cd "$top" && pwd -P)" = "$here" ] \
+  && head=$(git_here rev-parse --verify -q HEAD 2>/dev/null); then
   commit="\"$head\""
   # Tracked files only: untracked files are not built unless they are sources, which
   # `git status` would still list (as untracked) without changing the commit's meaning.
-  if changes=$(git -C "$package" status --porcelain --untracked-files=no 2>/dev/null); then
+  if changes=$(git_here status --porcelain --untracked-files=no 2>/dev/null); then
     if [ -n "$changes" ]; then dirty=true; else dirty=false; fi
   fi
 fi

@@ -95,6 +95,34 @@ struct ProvenanceCLITests {
     }
   }
 
+  /// `sudo swift build` in a user's clone: git refuses a repository another user owns
+  /// ("dubious ownership") unless told it is safe, which the script does for this one read.
+  @Test(
+    "scripts/build-info.sh as root in a checkout another user owns: still its HEAD",
+    .enabled(if: getuid() == 0, "needs root, to give the checkout to another user"))
+  func buildInfoForeignOwner() throws {
+    let folder = try TemporaryFolder()
+    let repo = folder.path("checkout")
+    let git = "/usr/bin/git"
+    try #require(Self.output(git, ["init", "-q", repo]) != nil)
+    try #require(
+      Self.output(
+        git,
+        [
+          "-C", repo, "-c", "user.name=cmmio", "-c", "user.email=cmmio@invalid", "commit", "-q",
+          "--allow-empty", "-m", "a commit",
+        ]) != nil)
+    let head = try #require(Self.output(git, ["-C", repo, "rev-parse", "HEAD"]))
+    try #require(Self.output("/bin/chown", ["-R", "65534:65534", repo]) != nil)
+    // Git now refuses it as it stands.
+    #expect(Self.output(git, ["-C", repo, "rev-parse", "HEAD"]) == nil)
+    let out = folder.path("out")
+    try #require(Self.output("/bin/bash", [Self.package + "/scripts/build-info.sh", repo, out]) != nil)
+    let generated = try String(contentsOfFile: out + "/BuildInfo.swift", encoding: .utf8)
+    #expect(generated.contains("static let gitCommit: String? = \"\(head)\""), "\(generated)")
+    #expect(generated.contains("static let gitDirty: Bool? = false"), "\(generated)")
+  }
+
   @Test(
     "verify and bench carry it; bench's warnings say fewer than 3 runs; compare keeps both inputs' and adds its own",
     .enabled(if: KVMAvailability.usable, KVMAvailability.reason))
