@@ -32,7 +32,7 @@ public struct BufferZone: Hashable, Sendable, CustomStringConvertible {
   }
 
   /// The C struct passed to `KVM_(UN)REGISTER_COALESCED_MMIO2` (24 bytes, 4 of tail padding).
-  public var kernelZone: kvm_coalesced_mmio_zone2 {
+  var kernelZone: kvm_coalesced_mmio_zone2 {
     var raw = kvm_coalesced_mmio_zone2()
     raw.addr = address
     raw.size = size

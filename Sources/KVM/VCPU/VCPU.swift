@@ -99,27 +99,27 @@ public final class VCPU: @unchecked Sendable {
   }
 
   /// `KVM_GET_REGS`.
-  public func registers() throws(SystemCallError) -> kvm_regs {
+  func registers() throws(SystemCallError) -> kvm_regs {
     var regs = kvm_regs()
     try descriptor.ioctl("KVM_GET_REGS", CKVM_GET_REGS, &regs)
     return regs
   }
 
   /// `KVM_SET_REGS`.
-  public func setRegisters(_ regs: kvm_regs) throws(SystemCallError) {
+  func setRegisters(_ regs: kvm_regs) throws(SystemCallError) {
     var regs = regs
     try descriptor.ioctl("KVM_SET_REGS", CKVM_SET_REGS, &regs)
   }
 
   /// `KVM_GET_SREGS`.
-  public func specialRegisters() throws(SystemCallError) -> kvm_sregs {
+  func specialRegisters() throws(SystemCallError) -> kvm_sregs {
     var sregs = kvm_sregs()
     try descriptor.ioctl("KVM_GET_SREGS", CKVM_GET_SREGS, &sregs)
     return sregs
   }
 
   /// `KVM_SET_SREGS`.
-  public func setSpecialRegisters(_ sregs: kvm_sregs) throws(SystemCallError) {
+  func setSpecialRegisters(_ sregs: kvm_sregs) throws(SystemCallError) {
     var sregs = sregs
     try descriptor.ioctl("KVM_SET_SREGS", CKVM_SET_SREGS, &sregs)
   }

@@ -33,7 +33,7 @@ public struct CoalescedZone: Hashable, Sendable, CustomStringConvertible {
   }
 
   /// The C struct passed to `KVM_(UN)REGISTER_COALESCED_MMIO`.
-  public var kernelZone: kvm_coalesced_mmio_zone {
+  var kernelZone: kvm_coalesced_mmio_zone {
     var zone = kvm_coalesced_mmio_zone()
     zone.addr = address
     zone.size = size
