@@ -253,7 +253,11 @@ def judge_drain_delay(k):
     reason; with the exit drain (one vCPU, no doorbell) the median at the largest K of a
     report is K/2 x the time per write within a factor of 2; a poll drain's median, and a
     thread drain's pinned to a CPU of its own, is below the exit drain's at the same mode,
-    space and K."""
+    space and K. A poll drainer sharing the vCPU's one CPU (every TCG guest here) gets it
+    only when the vCPU thread is preempted, which a short fill usually outlasts: the vCPU
+    then fills and drains the ring itself (at K = 15 in the v2 guest, one CI run measured
+    poll 959 us against exit 504 us). So a shared-CPU drainer is judged only at the full
+    ring, the largest K of its mode and space, where a fill outlasts a scheduler slice."""
     problems, medians, omitted, law, largest_of, rate_errors = [], {}, [], [], {}, {}
     want_basis = k.expect("LAB_EXPECT_TSC_BASIS")
     for name, doc in bench_documents(k):
@@ -296,7 +300,8 @@ def judge_drain_delay(k):
                 # have its CPU to itself (cmmio's contended_drainer warning).
                 share = r.get("drainer_cpu_share")
                 where = name if share is None else f"{name}, drainer CPU share {share:.2f}"
-                medians.setdefault(key, {})[r.get("drain")] = (d["p50"], where)
+                shared = r.get("drain") != "exit" and not own_cpu
+                medians.setdefault(key, {})[r.get("drain")] = (d["p50"], where, shared)
             largest_of[key[:2]] = max(largest_of.get(key[:2], 0), r.get("ring_size") or 0)
             interval = d.get("write_interval_ns")
             if (r.get("drain") == "exit" and r.get("vcpus") == 1 and not r.get("flush_every")
@@ -309,11 +314,15 @@ def judge_drain_delay(k):
                 if not 0.5 <= ratio <= 2:
                     problems.append(f"{label}: median delay {d['p50']} ns is {ratio:.2f} x K/2 x "
                                     f"{interval:.0f} ns per write, outside a factor of 2")
+    unjudged = []
     for key, drains in medians.items():
         if "exit" not in drains:
             continue
         exit_median = drains["exit"][0]
         for drain in ("thread", "poll"):
+            if drain in drains and drains[drain][2] and key[2] != largest_of.get(key[:2]):
+                unjudged.append(f"{key[0]} {key[1]} K={key[2]} {drain}")
+                continue
             if drain in drains and drains[drain][0] >= exit_median:
                 problems.append(f"{key[0]} {key[1]} K={key[2]}: the {drain} drain's median delay "
                                 f"{drains[drain][0]} ns ({drains[drain][1]}) is not below the exit "
@@ -327,6 +336,9 @@ def judge_drain_delay(k):
         parts.append(f"{key[0]} {key[1]} K={key[2]}: {shown}")
     if law:
         parts.append("median / (K/2 x write interval): " + ", ".join(law))
+    if unjudged:
+        parts.append("below exit not judged (drainer sharing the vCPU's CPU, below the full ring): "
+                     + ", ".join(unjudged))
     for basis, worst in sorted(rate_errors.items(), key=lambda item: str(item[0])):
         parts.append(f"tsc_basis {basis}, rate error <= {worst * 100:.2g}%")
     if omitted:
