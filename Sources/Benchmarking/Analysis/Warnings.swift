@@ -24,7 +24,7 @@ public struct BenchWarning: Sendable, Equatable {
     public static let outlierMinimumRuns = 4
     public static let minimumRuns = 3
     public static let loadPerCPU = 0.5
-    /// A spinning drainer alone on its CPU measures 0.99 or more of the wall time there.
+    /// A spinning drainer alone on its CPU measures about 0.98 to 1 of the run's wall time.
     public static let leastDrainerCPUShare = 0.9
   }
 

@@ -317,8 +317,9 @@ final class CaseSetup {
     case .failure(let stop): return .failure(stop)
     case .success(let measured): run = measured
     }
-    return .success(
-      delay(of: run, related: related, flags: flags).withDrainerCPUShare(run.drainerCPUShare))
+    var measured = delay(of: run, related: related, flags: flags)
+    measured.drainerCPUShare = run.drainerCPUShare
+    return .success(measured)
   }
 
   /// The figures of the stamped run `run`, made with the relation `related` read before it.

@@ -65,13 +65,6 @@ public struct DrainDelay: Sendable, Equatable {
     }
   }
 
-  /// This delay with the stamped run's drainer share.
-  func withDrainerCPUShare(_ share: Double?) -> DrainDelay {
-    var delay = self
-    delay.drainerCPUShare = share
-    return delay
-  }
-
   /// No figures, and why.
   public static func omitted(_ reason: String, verification: Verification? = nil) -> DrainDelay {
     DrainDelay(figures: nil, reason: reason, verification: verification)

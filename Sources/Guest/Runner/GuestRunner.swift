@@ -178,20 +178,19 @@ public struct GuestRunner {
 
 }
 
-/// Monotonic time, for deadlines and run timing.
+/// Monotonic time, for deadlines and run timing, and a thread's CPU time.
 public enum Clock {
   @inline(__always)
-  public static func monotonicNanoseconds() -> UInt64 {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
-  }
+  public static func monotonicNanoseconds() -> UInt64 { nanoseconds(CLOCK_MONOTONIC) }
 
   /// The calling thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`: user and system), in ns:
   /// against wall time, how much of it the thread was on a CPU.
-  public static func threadCPUNanoseconds() -> UInt64 {
+  public static func threadCPUNanoseconds() -> UInt64 { nanoseconds(CLOCK_THREAD_CPUTIME_ID) }
+
+  @inline(__always)
+  private static func nanoseconds(_ clock: clockid_t) -> UInt64 {
     var now = timespec()
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
+    clock_gettime(clock, &now)
     return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
   }
 
