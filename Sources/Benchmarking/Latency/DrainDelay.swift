@@ -28,8 +28,9 @@ public struct DrainDelay: Sendable, Equatable {
   /// The median time from one write of a vCPU to its next, from the stamps: the time per write
   /// of the loop undisturbed (the wall-time mean also carries every preemption of the thread).
   public var writeIntervalNs: Double?
-  /// The thread drain's share of its CPU in the stamped run (`BenchResult.drainerCPUShare`).
-  public var drainerCPUShare: Double?
+  /// The thread drain's share of its CPU in the stamped run: the engine folds it into
+  /// `BenchResult.drainerCPUShare`, which is what reports show.
+  var drainerCPUShare: Double?
 
   public init(
     figures: LatencySummary?, reason: String?, uncertaintyNs: Double? = nil, entries: Int = 0, early: Int = 0,
