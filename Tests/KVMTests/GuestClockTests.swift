@@ -1,7 +1,8 @@
 import CMMIOTestSupport
 import Guest
-import KVM
 import Testing
+
+@testable import KVM
 
 @Suite("Relating a vCPU's TSC to the host's")
 struct GuestClockTests {
@@ -24,6 +25,41 @@ struct GuestClockTests {
     #expect(both.low == 200 && both.high == 300 && both.offset == 250 && both.uncertaintyCycles == 50)
     #expect(both.uncertaintyNs == 50)
     #expect(a.intersected(with: c) == nil)
+  }
+
+  /// Readings 1,000 host cycles apart, each ioctl taking 100; `guest(index, host TSC mid-ioctl)` is the MSR.
+  private func readings(_ count: Int, guest: (Int, UInt64) -> UInt64) -> [TSCReading] {
+    (0..<count).map { index in
+      let before = 1_000_000 + UInt64(index) * 1_000
+      return TSCReading(guest: guest(index, before + 50), before: before, after: before + 100)
+    }
+  }
+
+  @Test("readings bound the offset; a guest TSC that does not advance, or an offset that jumps, is refused")
+  func offsetBounds() throws {
+    let steady = GuestClock.offsetBounds(
+      readings(32) { _, host in host + 5_000 }, vcpu: 0, khz: 1_000_000, measuredKHz: 1e6)
+    let bounds = try steady.get()
+    #expect(bounds.low == 4_950 && bounds.high == 5_050)
+    // KVM's answer where the vCPU's L1 TSC scaling ratio is 0: the offset alone, every time.
+    guard
+      case .failure(let stuck) = GuestClock.offsetBounds(
+        readings(32) { _, _ in 77 }, vcpu: 0, khz: 2_442_648, measuredKHz: 2_445_405)
+    else {
+      Issue.record("a TSC that never advanced was related")
+      return
+    }
+    #expect(stuck.reason.hasPrefix("vCPU 0's TSC, read through KVM_GET_MSRS, advanced 0 cycles while the host's"))
+    #expect(stuck.reason.contains("KVM_GET_TSC_KHZ says 2442648 kHz, the host TSC ticked at 2445405 kHz"))
+    guard
+      case .failure(let jumped) = GuestClock.offsetBounds(
+        readings(32) { index, host in host + (index < 16 ? 5_000 : 9_000) }, vcpu: 1, khz: 1_000_000,
+        measuredKHz: 1e6)
+    else {
+      Issue.record("an offset that jumped was related")
+      return
+    }
+    #expect(jumped.reason.hasPrefix("vCPU 1's TSC readings (KVM_GET_MSRS) do not agree on one offset"))
   }
 
   /// Relations as `relate` makes them, 1 GHz, anchored `seconds` apart on both clocks.

@@ -78,6 +78,13 @@ public enum TSCBasis: String, Sendable, Equatable {
   case measured
 }
 
+/// One `KVM_GET_MSRS` reading of a vCPU's `MSR_IA32_TSC`, between two host `rdtsc` readings.
+struct TSCReading: Equatable {
+  var guest: UInt64
+  var before: UInt64
+  var after: UInt64
+}
+
 /// A host TSC reading and `CLOCK_MONOTONIC` at the same moment (the clock read between two
 /// TSC readings, the TSC taken at their midpoint).
 public struct ClockPair: Sendable, Equatable {
@@ -207,24 +214,21 @@ public enum GuestClock {
       let anchor = ClockPair.now()
       var relation: TSCRelation?
       for (index, vcpu) in vcpus.enumerated() {
-        var low = Int64.min
-        var high = Int64.max
+        var taken: [TSCReading] = []
         for _ in 0..<max(readings, 1) {
-          var guest: UInt64 = 0
-          var before: UInt64 = 0
-          var after: UInt64 = 0
-          guard ckvm_read_guest_tsc(vcpu.descriptor.rawValue, &guest, &before, &after) == 0 else {
+          var reading = TSCReading(guest: 0, before: 0, after: 0)
+          guard ckvm_read_guest_tsc(vcpu.descriptor.rawValue, &reading.guest, &reading.before, &reading.after) == 0
+          else {
             let error = SystemCallError(operation: "KVM_GET_MSRS (MSR_IA32_TSC)", code: errno)
             return .failure(ClockRefusal("\(error.description), so the guest TSC cannot be read"))
           }
-          low = max(low, Int64(bitPattern: guest &- after))
-          high = min(high, Int64(bitPattern: guest &- before))
+          taken.append(reading)
         }
-        guard low <= high else {
-          return .failure(
-            ClockRefusal(
-              "vCPU \(index)'s TSC readings (KVM_GET_MSRS) do not agree on one offset from the host TSC: "
-                + "the relation is unstable"))
+        let low: Int64
+        let high: Int64
+        switch offsetBounds(taken, vcpu: index, khz: khz, measuredKHz: measured) {
+        case .success(let bounds): (low, high) = bounds
+        case .failure(let refusal): return .failure(refusal)
         }
         let this = TSCRelation(
           low: low, high: high, khz: khz, measuredKHz: measured, readings: max(readings, 1), basis: basis,
@@ -241,6 +245,41 @@ public enum GuestClock {
       guard let relation else { return .failure(ClockRefusal("no vCPU to read a TSC from")) }
       return .success(relation)
     #endif
+  }
+
+  /// The offset's bounds from one vCPU's readings, in the order taken: the intersection of
+  /// each reading's [guest − after, guest − before]. Refused when they do not intersect, and
+  /// then, where the guest TSC did not keep pace with the host's across the readings, saying
+  /// so: KVM answers `MSR_IA32_TSC` for userspace as the host TSC times the vCPU's L1 scaling
+  /// ratio plus its offset, and `set_tsc_khz()` (arch/x86/kvm/x86.c) leaves that ratio at 0 when
+  /// the vCPU's rate is below the host's `tsc_khz` by more than `tsc_tolerance_ppm` and the CPU
+  /// has no TSC scaling; the reading is then the offset alone, a TSC that never advances.
+  static func offsetBounds(_ readings: [TSCReading], vcpu: Int, khz: UInt64, measuredKHz: Double) -> Result<
+    (low: Int64, high: Int64), ClockRefusal
+  > {
+    var low = Int64.min
+    var high = Int64.max
+    for reading in readings {
+      low = max(low, Int64(bitPattern: reading.guest &- reading.after))
+      high = min(high, Int64(bitPattern: reading.guest &- reading.before))
+    }
+    if low <= high, !readings.isEmpty { return .success((low, high)) }
+    if let first = readings.first, let last = readings.last, last.after > first.before {
+      let host = last.after - first.before
+      let guest = Int64(bitPattern: last.guest &- first.guest)
+      if guest < Int64(host / 2) {
+        return .failure(
+          ClockRefusal(
+            "vCPU \(vcpu)'s TSC, read through KVM_GET_MSRS, advanced \(guest) cycles while the host's advanced "
+              + "\(host): the kernel is not reporting the vCPU's TSC (KVM_GET_TSC_KHZ says \(khz) kHz, the host TSC "
+              + "ticked at \(Int(measuredKHz.rounded())) kHz; a KVM without TSC scaling answers this way when the "
+              + "vCPU's rate is below the host's tsc_khz beyond its tolerance, its L1 TSC scaling ratio left at 0)"))
+      }
+    }
+    return .failure(
+      ClockRefusal(
+        "vCPU \(vcpu)'s TSC readings (KVM_GET_MSRS) do not agree on one offset from the host TSC: "
+          + "the relation is unstable"))
   }
 
   /// Checks a relation made before a run against one made after it: the offset's bounds must
