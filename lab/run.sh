@@ -135,7 +135,9 @@ build_kernel() {
     for patch in "$kdir"/*.patch; do [ -f "$patch" ] && { basename "$patch"; cat "$patch"; }; done
     cat "$kdir/kernel.config"
   } | sha256sum | cut -c1-16)
-  out="$CACHE/built/$(basename "$kdir")-$hash"
+  # Named after the directory kernel.config lives in: a kernel directory whose patches and
+  # kernel.config are links to another's (coalesced-mmio2-slow-tsc) shares its build.
+  out="$CACHE/built/$(basename "$(dirname "$(realpath "$kdir/kernel.config")")")-$hash"
   if [ ! -f "$out/bzImage" ]; then
     say "building $(basename "$kdir")'s kernel ($tree_package $version, hash $hash); log in $out.tmp/build.log"
     local source log option
@@ -244,7 +246,8 @@ boot_kernel() {
   printf '%s\n' qemu-system-x86_64 -accel tcg -cpu max -smp "$smp" -m "$memory" -nodefaults \
     -display none -no-reboot -kernel "$image" -initrd "$WORK/$name/initramfs.cpio" \
     -append "console=ttyS0 panic=-1 loglevel=4 $cmdline" >"$WORK/$name/qemu.args"
-  say "booting $name (-smp $smp)"
+  echo "console=ttyS0 panic=-1 loglevel=4 $cmdline" >"$OUT/$name/cmdline"
+  say "booting $name (-smp $smp, $cmdline)"
   python3 "$LAB_DIR/guestrun.py" boot --qemu-args "$WORK/$name/qemu.args" \
     --commands "$OUT/$name/commands.json" --out "$OUT/$name" --stall "${LAB_STALL_SECONDS:-90}"
 }
@@ -283,7 +286,11 @@ run_kernel_dir() {
     esac
     say "$name: kernel $image"
     build_kernel_initramfs "$name" "$modules_root" "$kdir"
-    boot_kernel "$name" "$image" "${LAB_QEMU_SMP:-1}" "${LAB_QEMU_MEMORY:-1G}" "${LAB_KERNEL_CMDLINE:-}"
+    # The guest's early TSC calibration is pinned to the host TSC's measured rate (its
+    # TSC under TCG), offset by LAB_TSC_EARLY_PPM: docs/lab.md, "The guests' TSC".
+    local early=$((HOST_TSC_KHZ + HOST_TSC_KHZ * ${LAB_TSC_EARLY_PPM:-0} / 1000000))
+    boot_kernel "$name" "$image" "${LAB_QEMU_SMP:-1}" "${LAB_QEMU_MEMORY:-1G}" \
+      "tsc_early_khz=$early ${LAB_KERNEL_CMDLINE:-}"
   )
 }
 
@@ -358,6 +365,10 @@ main() {
   fi
   SELFTEST=$(build_selftest)
   build_base_initramfs "$CMMIO" "$SELFTEST"
+  gcc -O2 -Wall -Wextra -Werror -o "$WORK/host-tsc-khz" "$LAB_DIR/host-tsc-khz.c" ||
+    die "lab/host-tsc-khz.c does not build"
+  HOST_TSC_KHZ=$("$WORK/host-tsc-khz") || die "the host TSC's rate could not be measured"
+  say "host TSC: $HOST_TSC_KHZ kHz against CLOCK_MONOTONIC"
 
   local evaluated=() kdir
   if [ "$with_host" = yes ]; then
