@@ -264,6 +264,8 @@ run_kernel_dir() {
     # shellcheck disable=SC1091
     source "$kdir/kernel.env"
     set +a
+    [[ ${LAB_TSC_EARLY_PPM:-0} =~ ^-?[0-9]{1,5}$ ]] ||
+      die "$name: LAB_TSC_EARLY_PPM must be a whole number of parts per million within ±99999, not '${LAB_TSC_EARLY_PPM}'"
     case ${LAB_KERNEL_SOURCE:-} in
     deb)
       local package deb
